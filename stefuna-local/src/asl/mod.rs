@@ -1,0 +1,146 @@
+//! Amazon States Language: definition parsing and validation, paths, intrinsics and the
+//! interpreter that runs one execution.
+//!
+//! The interpreter knows nothing of HTTP, tokens or queues: everything that touches the outside
+//! (activity tasks, timers, the history) goes through [`Host`], implemented by the service.
+//!
+//! INTERFACE (shared by the `asl` module and the service; change only by agreement):
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// A failure inside an execution: what `Retry`/`Catch` match and what the history shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorCause {
+    /// The error name (`States.Timeout`, `Task.Failure`, ...).
+    pub error: String,
+    /// The cause text.
+    pub cause: String,
+}
+
+impl ErrorCause {
+    /// An error with a name and a cause.
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        ErrorCause { error: error.into(), cause: cause.into() }
+    }
+}
+
+/// An invalid state machine definition; `Display` is the message for `InvalidDefinition`,
+/// naming the problem and its path (e.g. `/States/Hello/Next`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinitionError {
+    /// AWS-style problem code, e.g. `MISSING_TRANSITION_TARGET`, `SCHEMA_VALIDATION_FAILED`.
+    pub code: String,
+    /// Human-readable description.
+    pub message: String,
+    /// JSON-pointer-like location, e.g. `/States/Hello/Next`.
+    pub path: String,
+}
+
+impl std::fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Invalid State Machine Definition: '{}: {} at {}'", self.code, self.message, self.path)
+    }
+}
+
+/// One activity task the interpreter wants run (a `Task` state whose `Resource` is an activity
+/// ARN). The host queues it for `GetActivityTask`, enforces the timeouts with its clock, records
+/// `ActivityScheduled`/`ActivityStarted`/`ActivitySucceeded`/`ActivityFailed`/`ActivityTimedOut`,
+/// and resolves with the output JSON or the error (`States.Timeout` on a timeout).
+#[derive(Clone, Debug)]
+pub struct ActivityRequest {
+    /// The activity ARN from `Resource`.
+    pub resource: String,
+    /// The effective input (after InputPath and Parameters).
+    pub input: Value,
+    /// The task token (made by the interpreter, also visible as `$$.Task.Token`).
+    pub task_token: String,
+    /// `HeartbeatSeconds` (or its resolved `HeartbeatSecondsPath`).
+    pub heartbeat_seconds: Option<u64>,
+    /// `TimeoutSeconds` (or its resolved `TimeoutSecondsPath`); AWS's default is 99999999.
+    pub timeout_seconds: Option<u64>,
+    /// The state's name.
+    pub state_name: String,
+}
+
+/// One history event as the interpreter sees it; the host adds id, previousEventId and
+/// timestamp.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// AWS event type, e.g. `TaskStateEntered`, `PassStateExited`, `WaitStateAborted`.
+    pub event_type: &'static str,
+    /// The details member name, e.g. `stateEnteredEventDetails`; `None` for events without.
+    pub details_key: Option<&'static str>,
+    /// The details object (`{"name": ..., "input": ...}` etc., strings as AWS sends them).
+    pub details: Value,
+}
+
+/// What the interpreter needs from the service.
+pub trait Host: Send + Sync + 'static {
+    /// Runs one activity task to its end (see [`ActivityRequest`]).
+    fn run_activity(&self, req: ActivityRequest) -> BoxFuture<'static, Result<Value, ErrorCause>>;
+    /// Sleeps on the service's clock (which tests may speed up).
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
+    /// The current time on the service's clock.
+    fn now(&self) -> OffsetDateTime;
+    /// Appends an event to the execution's history.
+    fn record(&self, event: Event);
+}
+
+/// Facts about the execution, for the `$$` context object.
+#[derive(Clone, Debug)]
+pub struct ExecutionInfo {
+    /// Execution ARN (`$$.Execution.Id`).
+    pub id: String,
+    /// Execution name.
+    pub name: String,
+    /// Execution start time.
+    pub start_time: OffsetDateTime,
+    /// The state machine's role ARN.
+    pub role_arn: String,
+    /// State machine ARN.
+    pub state_machine_id: String,
+    /// State machine name.
+    pub state_machine_name: String,
+}
+
+/// A parsed and validated state machine (body owned by the `asl` module).
+#[derive(Debug)]
+pub struct StateMachine {
+    /// The definition as JSON.
+    pub definition: Value,
+}
+
+impl StateMachine {
+    /// Top-level `TimeoutSeconds`, if set.
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        self.definition.get("TimeoutSeconds").and_then(Value::as_u64)
+    }
+}
+
+/// Parses and validates a definition.
+pub fn parse(definition: &str) -> Result<Arc<StateMachine>, DefinitionError> {
+    let definition: Value = serde_json::from_str(definition).map_err(|e| DefinitionError {
+        code: "SCHEMA_VALIDATION_FAILED".into(),
+        message: format!("definition is not valid JSON: {e}"),
+        path: "/".into(),
+    })?;
+    Ok(Arc::new(StateMachine { definition }))
+}
+
+/// Runs an execution to its end: the output, or the error that failed it. The host records
+/// `ExecutionStarted` before and `ExecutionSucceeded`/`ExecutionFailed` after; the interpreter
+/// records the state events.
+pub async fn run(
+    machine: Arc<StateMachine>,
+    input: Value,
+    info: ExecutionInfo,
+    host: Arc<dyn Host>,
+) -> Result<Value, ErrorCause> {
+    let _ = (machine, info, host);
+    Ok(input)
+}

@@ -1,0 +1,3 @@
+//! The stefuna-local binary.
+
+fn main() {}

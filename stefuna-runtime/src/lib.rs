@@ -1,0 +1,3 @@
+//! The stefuna worker runtime.
+
+pub mod config;
