@@ -6,6 +6,18 @@
 //!
 //! INTERFACE (shared by the `asl` module and the service; change only by agreement):
 
+mod choice;
+mod context;
+mod definition;
+mod fields;
+mod interpreter;
+mod intrinsics;
+mod path;
+mod retry;
+mod template;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +37,10 @@ pub struct ErrorCause {
 impl ErrorCause {
     /// An error with a name and a cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        ErrorCause { error: error.into(), cause: cause.into() }
+        ErrorCause {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
 }
 
@@ -43,7 +58,11 @@ pub struct DefinitionError {
 
 impl std::fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Invalid State Machine Definition: '{}: {} at {}'", self.code, self.message, self.path)
+        write!(
+            f,
+            "Invalid State Machine Definition: '{}: {} at {}'",
+            self.code, self.message, self.path
+        )
     }
 }
 
@@ -108,28 +127,28 @@ pub struct ExecutionInfo {
     pub state_machine_name: String,
 }
 
-/// A parsed and validated state machine (body owned by the `asl` module).
+/// A parsed and validated state machine.
 #[derive(Debug)]
 pub struct StateMachine {
     /// The definition as JSON.
     pub definition: Value,
+    /// The typed model the interpreter runs.
+    pub(crate) parsed: definition::Definition,
 }
 
 impl StateMachine {
     /// Top-level `TimeoutSeconds`, if set.
     pub fn timeout_seconds(&self) -> Option<u64> {
-        self.definition.get("TimeoutSeconds").and_then(Value::as_u64)
+        self.parsed.timeout_seconds
     }
 }
 
 /// Parses and validates a definition.
 pub fn parse(definition: &str) -> Result<Arc<StateMachine>, DefinitionError> {
-    let definition: Value = serde_json::from_str(definition).map_err(|e| DefinitionError {
-        code: "SCHEMA_VALIDATION_FAILED".into(),
-        message: format!("definition is not valid JSON: {e}"),
-        path: "/".into(),
-    })?;
-    Ok(Arc::new(StateMachine { definition }))
+    let parsed = definition::parse(definition)?;
+    let definition: Value =
+        serde_json::from_str(definition).expect("validated as JSON by definition::parse");
+    Ok(Arc::new(StateMachine { definition, parsed }))
 }
 
 /// Runs an execution to its end: the output, or the error that failed it. The host records
@@ -141,6 +160,5 @@ pub async fn run(
     info: ExecutionInfo,
     host: Arc<dyn Host>,
 ) -> Result<Value, ErrorCause> {
-    let _ = (machine, info, host);
-    Ok(input)
+    interpreter::run(&machine.parsed, input, info, host).await
 }

@@ -1,0 +1,511 @@
+//! Runs a parsed machine: state by state, recording history events through the [`Host`],
+//! applying the input/output processing, Retry and Catch. Parallel branches and Map iterations
+//! run concurrently on the caller's task (futures, no spawning).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, try_join_all};
+use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use serde_json::{Value, json};
+
+use super::context::{Ctx, ExecCtx, format_time};
+use super::definition::{
+    Definition, IoPath, Kind, Machine, Results, Seconds, State, Text, Transition, Wait,
+};
+use super::retry::{RetryCounts, matches};
+use super::template::Template;
+use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
+
+const RUNTIME: &str = "States.Runtime";
+
+/// One running execution.
+struct Exec {
+    host: Arc<dyn Host>,
+    ctx: ExecCtx,
+}
+
+/// Runs `def` with `input` to its end.
+pub(crate) async fn run(
+    def: &Definition,
+    input: Value,
+    info: ExecutionInfo,
+    host: Arc<dyn Host>,
+) -> Result<Value, ErrorCause> {
+    let exec = Exec {
+        host,
+        ctx: ExecCtx::new(info, input.clone()),
+    };
+    exec.run_machine(&def.machine, input).await
+}
+
+/// A fresh task token: opaque, unique and about as long as AWS's.
+pub(crate) fn task_token() -> String {
+    let mut t = String::with_capacity(112);
+    t.push_str("AAAAKgAAAAIAAAAA");
+    for _ in 0..3 {
+        t.push_str(
+            uuid::Uuid::new_v4()
+                .simple()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+    }
+    t
+}
+
+fn to_json_string(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn runtime(cause: impl Into<String>) -> ErrorCause {
+    ErrorCause::new(RUNTIME, cause)
+}
+
+/// The state's effective input: `InputPath`, then `Parameters` if any.
+fn effective<'v>(
+    input_path: &IoPath,
+    parameters: Option<&Template>,
+    raw: &'v Value,
+    ctx: &Ctx<'_>,
+) -> Result<Cow<'v, Value>, ErrorCause> {
+    let selected = match input_path {
+        IoPath::Null => Cow::Owned(Value::Object(Default::default())),
+        IoPath::Path(p) => p.select(raw).ok_or_else(|| runtime(p.no_results()))?,
+    };
+    match parameters {
+        Some(t) => Ok(Cow::Owned(t.eval(&selected, ctx)?)),
+        None => Ok(selected),
+    }
+}
+
+fn select_result(results: &Results, result: Value, ctx: &Ctx<'_>) -> Result<Value, ErrorCause> {
+    match &results.result_selector {
+        Some(t) => t.eval(&result, ctx),
+        None => Ok(result),
+    }
+}
+
+fn seconds(s: &Seconds, input: &Value, what: &str) -> Result<u64, ErrorCause> {
+    match s {
+        Seconds::Fixed(n) => Ok(*n),
+        Seconds::Path(p) => {
+            let v = p.select(input).ok_or_else(|| runtime(p.no_results()))?;
+            v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                runtime(format!(
+                    "the value of {what} at '{}' must be a positive integer, found {v}",
+                    p.text()
+                ))
+            })
+        }
+    }
+}
+
+fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>) -> Result<String, ErrorCause> {
+    let v = match t {
+        None => return Ok(String::new()),
+        Some(Text::Lit(s)) => return Ok(s.clone()),
+        Some(Text::Path(p)) => ctx
+            .resolve(p, input)
+            .ok_or_else(|| runtime(p.no_results()))?
+            .into_owned(),
+        Some(Text::Call(c)) => c.eval(input, ctx)?,
+    };
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(runtime(format!(
+            "the error and cause of a Fail state must be strings, found {other}"
+        ))),
+    }
+}
+
+impl Exec {
+    fn record(&self, event_type: &'static str, details_key: Option<&'static str>, details: Value) {
+        self.host.record(Event {
+            event_type,
+            details_key,
+            details,
+        });
+    }
+
+    fn run_machine<'a>(
+        &'a self,
+        m: &'a Machine,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, ErrorCause>> {
+        async move {
+            let mut idx = m.start;
+            let mut input = input;
+            loop {
+                let st = &m.states[idx];
+                let (output, next) = match self.step(st, input).await {
+                    Ok(x) => x,
+                    Err(mut e) => {
+                        if e.error == RUNTIME && !e.cause.starts_with("An error occurred") {
+                            e.cause = format!(
+                                "An error occurred while executing the state '{}'. {}",
+                                st.name, e.cause
+                            );
+                        }
+                        return Err(e);
+                    }
+                };
+                match next {
+                    Some(n) => {
+                        idx = n;
+                        input = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn entered(&self, st: &State, input: &Value) -> String {
+        self.record(
+            entered_type(st),
+            Some("stateEnteredEventDetails"),
+            json!({"name": st.name, "input": to_json_string(input), "inputDetails": {"truncated": false}}),
+        );
+        format_time(self.host.now())
+    }
+
+    fn exited(&self, st: &State, output: &Value) {
+        self.record(
+            exited_type(st),
+            Some("stateExitedEventDetails"),
+            json!({"name": st.name, "output": to_json_string(output), "outputDetails": {"truncated": false}}),
+        );
+    }
+
+    fn next_of(st: &State) -> Option<usize> {
+        match &st.transition {
+            Transition::Next(t) => Some(t.idx),
+            Transition::End => None,
+        }
+    }
+
+    /// Runs one state: its output and the next state's index (`None` at the end).
+    async fn step(&self, st: &State, raw: Value) -> Result<(Value, Option<usize>), ErrorCause> {
+        let entered = self.entered(st, &raw);
+        let (output, next) = match &st.kind {
+            Kind::Pass {
+                parameters,
+                result,
+                result_path,
+            } => {
+                let out = {
+                    let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                    let res = match result {
+                        Some(r) => r.clone(),
+                        None => {
+                            effective(&st.input_path, parameters.as_ref(), &raw, &ctx)?.into_owned()
+                        }
+                    };
+                    result_path.apply(&raw, res)?
+                };
+                (output(st, out)?, Self::next_of(st))
+            }
+            Kind::Succeed => {
+                let out = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
+                (output(st, out)?, None)
+            }
+            Kind::Fail { error, cause } => {
+                let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                let e = ErrorCause::new(text(error, &raw, &ctx)?, text(cause, &raw, &ctx)?);
+                return Err(e);
+            }
+            Kind::Choice(choice) => {
+                let eff = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
+                let next = {
+                    let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                    choice.select(&eff, &ctx)?
+                };
+                let Some(next) = next else {
+                    return Err(ErrorCause::new(
+                        "States.NoChoiceMatched",
+                        format!(
+                            "no Choice rule of state '{}' matched and it has no Default",
+                            st.name
+                        ),
+                    ));
+                };
+                (output(st, eff)?, Some(next))
+            }
+            Kind::Wait(wait) => {
+                let eff = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
+                let d = match wait {
+                    Wait::Seconds(s) => Duration::from_secs(*s),
+                    Wait::SecondsPath(p) => {
+                        let v = p.select(&eff).ok_or_else(|| runtime(p.no_results()))?;
+                        let s = v.as_u64().ok_or_else(|| {
+                            runtime(format!("the SecondsPath '{}' must select a non-negative integer, found {v}", p.text()))
+                        })?;
+                        Duration::from_secs(s)
+                    }
+                    Wait::Timestamp(t) => until(*t, self.host.now()),
+                    Wait::TimestampPath(p) => {
+                        let v = p.select(&eff).ok_or_else(|| runtime(p.no_results()))?;
+                        let t = v.as_str().and_then(super::context::parse_timestamp).ok_or_else(|| {
+                            runtime(format!("the TimestampPath '{}' must select an RFC 3339 timestamp, found {v}", p.text()))
+                        })?;
+                        until(t, self.host.now())
+                    }
+                };
+                if !d.is_zero() {
+                    self.host.sleep(d).await;
+                }
+                (output(st, eff)?, Self::next_of(st))
+            }
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                let results = match &st.kind {
+                    Kind::Task(t) => &t.results,
+                    Kind::Parallel { results, .. } => results,
+                    Kind::Map(m) => &m.results,
+                    _ => unreachable!("matched above"),
+                };
+                let mut counts = RetryCounts::default();
+                let mut retry_count = 0u32;
+                loop {
+                    let attempt = match &st.kind {
+                        Kind::Task(_) => self.task_attempt(st, &raw, &entered, retry_count).await,
+                        Kind::Parallel { .. } => self.parallel_attempt(st, &raw, &entered).await,
+                        _ => self.map_attempt(st, &raw, &entered).await,
+                    };
+                    let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
+                        Ok(out) => break (output(st, out)?, Self::next_of(st)),
+                        Err(e) => e,
+                    };
+                    if err.error == RUNTIME {
+                        return Err(err);
+                    }
+                    if let Some(d) = counts.next_delay(&results.retry, &err.error) {
+                        self.host.sleep(d).await;
+                        retry_count += 1;
+                        continue;
+                    }
+                    if let Some(c) = results
+                        .catch
+                        .iter()
+                        .find(|c| matches(&c.errors, &err.error))
+                    {
+                        let out = c
+                            .result_path
+                            .apply(&raw, json!({"Error": err.error, "Cause": err.cause}))?;
+                        break (out, Some(c.next.idx));
+                    }
+                    return Err(err);
+                }
+            }
+        };
+        self.exited(st, &output);
+        Ok((output, next))
+    }
+
+    async fn task_attempt(
+        &self,
+        st: &State,
+        raw: &Value,
+        entered: &str,
+        retry_count: u32,
+    ) -> Result<Value, ErrorCause> {
+        let Kind::Task(task) = &st.kind else {
+            unreachable!("task state")
+        };
+        let token = task_token();
+        let req = {
+            let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+            ctx.retry_count = retry_count;
+            ctx.token = Some(&token);
+            let eff = effective(&st.input_path, task.results.parameters.as_ref(), raw, &ctx)?
+                .into_owned();
+            if !task.is_activity {
+                return Err(runtime(format!(
+                    "resource '{}' is not supported: stefuna-local runs only activity resources (arn:aws:states:<region>:<account>:activity:<name>)",
+                    task.resource
+                )));
+            }
+            ActivityRequest {
+                resource: task.resource.clone(),
+                input: eff,
+                task_token: token.clone(),
+                heartbeat_seconds: task
+                    .heartbeat
+                    .as_ref()
+                    .map(|s| seconds(s, raw, "HeartbeatSecondsPath"))
+                    .transpose()?,
+                timeout_seconds: task
+                    .timeout
+                    .as_ref()
+                    .map(|s| seconds(s, raw, "TimeoutSecondsPath"))
+                    .transpose()?,
+                state_name: st.name.clone(),
+            }
+        };
+        let result = self.host.run_activity(req).await?;
+        let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+        ctx.retry_count = retry_count;
+        ctx.token = Some(&token);
+        select_result(&task.results, result, &ctx)
+    }
+
+    async fn parallel_attempt(
+        &self,
+        st: &State,
+        raw: &Value,
+        entered: &str,
+    ) -> Result<Value, ErrorCause> {
+        let Kind::Parallel { branches, results } = &st.kind else {
+            unreachable!("parallel state")
+        };
+        let eff = {
+            let ctx = Ctx::new(&self.ctx, &st.name, entered);
+            effective(&st.input_path, results.parameters.as_ref(), raw, &ctx)?.into_owned()
+        };
+        self.record("ParallelStateStarted", None, Value::Null);
+        let runs = branches.iter().map(|b| self.run_machine(b, eff.clone()));
+        match try_join_all(runs).await {
+            Ok(outs) => {
+                self.record("ParallelStateSucceeded", None, Value::Null);
+                select_result(
+                    results,
+                    Value::Array(outs),
+                    &Ctx::new(&self.ctx, &st.name, entered),
+                )
+            }
+            Err(e) => {
+                self.record("ParallelStateFailed", None, Value::Null);
+                Err(e)
+            }
+        }
+    }
+
+    async fn map_attempt(
+        &self,
+        st: &State,
+        raw: &Value,
+        entered: &str,
+    ) -> Result<Value, ErrorCause> {
+        let Kind::Map(map) = &st.kind else {
+            unreachable!("map state")
+        };
+        let eff = IoPath::apply(&st.input_path, raw.clone()).map_err(runtime)?;
+        let items = match map.items_path.select(&eff) {
+            Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
+            Some(Cow::Owned(Value::Array(a))) => a,
+            Some(other) => {
+                return Err(runtime(format!(
+                    "the ItemsPath '{}' must select an array, found {}",
+                    map.items_path.text(),
+                    other
+                )));
+            }
+            None => return Err(runtime(map.items_path.no_results())),
+        };
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            inputs.push(match &map.item_selector {
+                Some(sel) => {
+                    let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+                    ctx.map_item = Some((i, item));
+                    sel.eval(&eff, &ctx)?
+                }
+                None => item.clone(),
+            });
+        }
+        drop(items);
+        let n = inputs.len();
+        self.record(
+            "MapStateStarted",
+            Some("mapStateStartedEventDetails"),
+            json!({ "length": n }),
+        );
+        let limit = match map.max_concurrency {
+            0 => n.max(1),
+            c => usize::try_from(c).unwrap_or(usize::MAX).min(n.max(1)),
+        };
+        let name = &st.name;
+        let runs = inputs.into_iter().enumerate().map(|(i, input)| async move {
+            let details = json!({"name": name, "index": i});
+            self.record(
+                "MapIterationStarted",
+                Some("mapIterationStartedEventDetails"),
+                details.clone(),
+            );
+            match self.run_machine(&map.processor, input).await {
+                Ok(v) => {
+                    self.record(
+                        "MapIterationSucceeded",
+                        Some("mapIterationSucceededEventDetails"),
+                        details,
+                    );
+                    Ok((i, v))
+                }
+                Err(e) => {
+                    self.record(
+                        "MapIterationFailed",
+                        Some("mapIterationFailedEventDetails"),
+                        details,
+                    );
+                    Err(e)
+                }
+            }
+        });
+        let done: Result<Vec<(usize, Value)>, ErrorCause> = stream::iter(runs)
+            .buffer_unordered(limit)
+            .try_collect()
+            .await;
+        match done {
+            Ok(mut outs) => {
+                outs.sort_unstable_by_key(|(i, _)| *i);
+                self.record("MapStateSucceeded", None, Value::Null);
+                let arr = Value::Array(outs.into_iter().map(|(_, v)| v).collect());
+                select_result(&map.results, arr, &Ctx::new(&self.ctx, &st.name, entered))
+            }
+            Err(e) => {
+                self.record("MapStateFailed", None, Value::Null);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn output(st: &State, v: Value) -> Result<Value, ErrorCause> {
+    st.output_path.apply(v).map_err(runtime)
+}
+
+fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
+    let d = t - now;
+    if d.is_positive() {
+        Duration::try_from(d).unwrap_or_default()
+    } else {
+        Duration::ZERO
+    }
+}
+
+fn entered_type(st: &State) -> &'static str {
+    match st.type_name {
+        "Task" => "TaskStateEntered",
+        "Pass" => "PassStateEntered",
+        "Wait" => "WaitStateEntered",
+        "Choice" => "ChoiceStateEntered",
+        "Succeed" => "SucceedStateEntered",
+        "Fail" => "FailStateEntered",
+        "Parallel" => "ParallelStateEntered",
+        _ => "MapStateEntered",
+    }
+}
+
+fn exited_type(st: &State) -> &'static str {
+    match st.type_name {
+        "Task" => "TaskStateExited",
+        "Pass" => "PassStateExited",
+        "Wait" => "WaitStateExited",
+        "Choice" => "ChoiceStateExited",
+        "Succeed" => "SucceedStateExited",
+        "Fail" => "FailStateExited",
+        "Parallel" => "ParallelStateExited",
+        _ => "MapStateExited",
+    }
+}

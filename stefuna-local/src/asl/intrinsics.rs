@@ -1,0 +1,693 @@
+//! Intrinsic functions (`States.Format('Hello {}', $.name)` and friends), parsed once into a
+//! call tree. Bad arguments at run time fail with `States.IntrinsicFailure`.
+
+use serde_json::{Number, Value};
+
+use super::ErrorCause;
+use super::context::Ctx;
+use super::path::Path;
+
+const FAILURE: &str = "States.IntrinsicFailure";
+
+/// The intrinsic functions stefuna-local knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Func {
+    Format,
+    StringToJson,
+    JsonToString,
+    Array,
+    ArrayPartition,
+    ArrayContains,
+    ArrayRange,
+    ArrayGetItem,
+    ArrayLength,
+    ArrayUnique,
+    Base64Encode,
+    Base64Decode,
+    JsonMerge,
+    MathRandom,
+    MathAdd,
+    StringSplit,
+    Uuid,
+}
+
+impl Func {
+    fn from_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "States.Format" => Func::Format,
+            "States.StringToJson" => Func::StringToJson,
+            "States.JsonToString" => Func::JsonToString,
+            "States.Array" => Func::Array,
+            "States.ArrayPartition" => Func::ArrayPartition,
+            "States.ArrayContains" => Func::ArrayContains,
+            "States.ArrayRange" => Func::ArrayRange,
+            "States.ArrayGetItem" => Func::ArrayGetItem,
+            "States.ArrayLength" => Func::ArrayLength,
+            "States.ArrayUnique" => Func::ArrayUnique,
+            "States.Base64Encode" => Func::Base64Encode,
+            "States.Base64Decode" => Func::Base64Decode,
+            "States.JsonMerge" => Func::JsonMerge,
+            "States.MathRandom" => Func::MathRandom,
+            "States.MathAdd" => Func::MathAdd,
+            "States.StringSplit" => Func::StringSplit,
+            "States.UUID" => Func::Uuid,
+            _ => return None,
+        })
+    }
+
+    /// Accepted argument counts (min, max).
+    fn arity(self) -> (usize, usize) {
+        match self {
+            Func::Format => (1, usize::MAX),
+            Func::Array => (0, usize::MAX),
+            Func::Uuid => (0, 0),
+            Func::StringToJson
+            | Func::JsonToString
+            | Func::ArrayLength
+            | Func::ArrayUnique
+            | Func::Base64Encode
+            | Func::Base64Decode => (1, 1),
+            Func::ArrayPartition
+            | Func::ArrayContains
+            | Func::ArrayGetItem
+            | Func::MathAdd
+            | Func::StringSplit => (2, 2),
+            Func::ArrayRange | Func::JsonMerge => (3, 3),
+            Func::MathRandom => (2, 3),
+        }
+    }
+}
+
+/// One argument of a call.
+#[derive(Clone, Debug)]
+enum Arg {
+    /// A string literal: its value and its raw text (escapes kept, for `States.Format`).
+    Str {
+        value: String,
+        raw: String,
+    },
+    Lit(Value),
+    Path(Path),
+    Call(Box<Call>),
+}
+
+/// A parsed intrinsic function call.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    name: String,
+    func: Func,
+    args: Vec<Arg>,
+}
+
+/// Whether a string looks like an intrinsic call (so `.$` values are parsed as one).
+pub(crate) fn looks_like_call(s: &str) -> bool {
+    s.trim_start().starts_with("States.")
+}
+
+/// Parses an intrinsic function call.
+pub(crate) fn parse(text: &str) -> Result<Call, String> {
+    let mut p = Parser { s: text, i: 0 };
+    let call = p.call()?;
+    p.ws();
+    if p.i != text.len() {
+        return Err(format!(
+            "unexpected text after the call: '{}'",
+            &text[p.i..]
+        ));
+    }
+    Ok(call)
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    fn call(&mut self) -> Result<Call, String> {
+        self.ws();
+        let start = self.i;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.')
+        {
+            self.i += 1;
+        }
+        let name = &self.s[start..self.i];
+        let func = match Func::from_name(name) {
+            Some(f) => f,
+            None if name == "States.Hash" => {
+                return Err(
+                    "intrinsic function States.Hash is not supported by stefuna-local".into(),
+                );
+            }
+            None => return Err(format!("unknown intrinsic function '{name}'")),
+        };
+        self.ws();
+        if self.peek() != Some(b'(') {
+            return Err(format!("expected '(' after {name}"));
+        }
+        self.i += 1;
+        let mut args = Vec::new();
+        self.ws();
+        if self.peek() == Some(b')') {
+            self.i += 1;
+        } else {
+            loop {
+                args.push(self.arg()?);
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b')') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(format!("expected ',' or ')' in the arguments of {name}")),
+                }
+            }
+        }
+        let (min, max) = func.arity();
+        if args.len() < min || args.len() > max {
+            let expected = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(format!(
+                "{name} takes {expected} argument(s), found {}",
+                args.len()
+            ));
+        }
+        Ok(Call {
+            name: name.to_owned(),
+            func,
+            args,
+        })
+    }
+
+    fn arg(&mut self) -> Result<Arg, String> {
+        self.ws();
+        let rest = &self.s[self.i..];
+        match self.peek() {
+            None => Err("missing argument".into()),
+            Some(b'\'') => self.string(),
+            Some(b'$') => {
+                let start = self.i;
+                let mut depth = 0usize;
+                let mut quote: Option<u8> = None;
+                while let Some(c) = self.peek() {
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), b'\\') => self.i += 1,
+                        (Some(_), _) => {}
+                        (None, b'\'' | b'"') => quote = Some(c),
+                        (None, b'[') => depth += 1,
+                        (None, b']') => depth = depth.saturating_sub(1),
+                        (None, b',' | b')') if depth == 0 => break,
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+                let text = self.s[start..self.i.min(self.s.len())].trim_end();
+                Path::parse(text).map(Arg::Path)
+            }
+            Some(c) if c == b'-' || c.is_ascii_digit() => {
+                let start = self.i;
+                while self.peek().is_some_and(|c| {
+                    c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
+                }) {
+                    self.i += 1;
+                }
+                let text = &self.s[start..self.i];
+                let n: Number =
+                    serde_json::from_str(text).map_err(|_| format!("invalid number '{text}'"))?;
+                Ok(Arg::Lit(Value::Number(n)))
+            }
+            _ if rest.starts_with("true") => {
+                self.i += 4;
+                Ok(Arg::Lit(Value::Bool(true)))
+            }
+            _ if rest.starts_with("false") => {
+                self.i += 5;
+                Ok(Arg::Lit(Value::Bool(false)))
+            }
+            _ if rest.starts_with("null") => {
+                self.i += 4;
+                Ok(Arg::Lit(Value::Null))
+            }
+            _ if rest.starts_with("States.") => Ok(Arg::Call(Box::new(self.call()?))),
+            _ => Err(format!("invalid argument starting at '{rest}'")),
+        }
+    }
+
+    fn string(&mut self) -> Result<Arg, String> {
+        self.i += 1;
+        let start = self.i;
+        let mut value = String::new();
+        loop {
+            let Some(c) = self.s[self.i..].chars().next() else {
+                return Err("unterminated string literal".into());
+            };
+            self.i += c.len_utf8();
+            match c {
+                '\'' => break,
+                '\\' => {
+                    let Some(e) = self.s[self.i..].chars().next() else {
+                        return Err("unterminated string literal".into());
+                    };
+                    self.i += e.len_utf8();
+                    value.push(e);
+                }
+                c => value.push(c),
+            }
+        }
+        let raw = self.s[start..self.i - 1].to_owned();
+        Ok(Arg::Str { value, raw })
+    }
+}
+
+fn fail(call: &Call, msg: impl std::fmt::Display) -> ErrorCause {
+    ErrorCause::new(
+        FAILURE,
+        format!("Invalid arguments in {}: {msg}", call.name),
+    )
+}
+
+fn as_i64(call: &Call, v: &Value) -> Result<i64, ErrorCause> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .ok_or_else(|| fail(call, format!("expected an integer, found {v}")))
+}
+
+fn as_str<'v>(call: &Call, v: &'v Value) -> Result<&'v str, ErrorCause> {
+    v.as_str()
+        .ok_or_else(|| fail(call, format!("expected a string, found {v}")))
+}
+
+fn as_array<'v>(call: &Call, v: &'v Value) -> Result<&'v Vec<Value>, ErrorCause> {
+    v.as_array()
+        .ok_or_else(|| fail(call, format!("expected an array, found {v}")))
+}
+
+impl Call {
+    /// Evaluates the call against the state's input and context.
+    pub(crate) fn eval(&self, input: &Value, ctx: &Ctx<'_>) -> Result<Value, ErrorCause> {
+        let mut vals = Vec::with_capacity(self.args.len());
+        for arg in &self.args {
+            vals.push(match arg {
+                Arg::Str { value, .. } => Value::String(value.clone()),
+                Arg::Lit(v) => v.clone(),
+                Arg::Path(p) => ctx
+                    .resolve(p, input)
+                    .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results()))?
+                    .into_owned(),
+                Arg::Call(c) => c.eval(input, ctx)?,
+            });
+        }
+        self.apply(vals)
+    }
+
+    fn apply(&self, vals: Vec<Value>) -> Result<Value, ErrorCause> {
+        Ok(match self.func {
+            Func::Format => {
+                let template = match &self.args[0] {
+                    Arg::Str { raw, .. } => raw.clone(),
+                    _ => escape_braces(as_str(self, &vals[0])?),
+                };
+                Value::String(format(self, &template, &vals[1..])?)
+            }
+            Func::StringToJson => serde_json::from_str(as_str(self, &vals[0])?)
+                .map_err(|e| fail(self, format!("the string is not valid JSON: {e}")))?,
+            Func::JsonToString => Value::String(vals[0].to_string()),
+            Func::Array => Value::Array(vals),
+            Func::ArrayPartition => {
+                let arr = as_array(self, &vals[0])?;
+                let n = as_i64(self, &vals[1])?;
+                if n <= 0 {
+                    return Err(fail(self, "the chunk size must be a positive integer"));
+                }
+                Value::Array(
+                    arr.chunks(n as usize)
+                        .map(|c| Value::Array(c.to_vec()))
+                        .collect(),
+                )
+            }
+            Func::ArrayContains => Value::Bool(as_array(self, &vals[0])?.contains(&vals[1])),
+            Func::ArrayRange => {
+                let (start, end, step) = (
+                    as_i64(self, &vals[0])?,
+                    as_i64(self, &vals[1])?,
+                    as_i64(self, &vals[2])?,
+                );
+                if step == 0 {
+                    return Err(fail(self, "the step must not be 0"));
+                }
+                let mut out = Vec::new();
+                let mut x = start;
+                while (step > 0 && x <= end) || (step < 0 && x >= end) {
+                    if out.len() == 1000 {
+                        return Err(fail(self, "the range has more than 1000 items"));
+                    }
+                    out.push(Value::from(x));
+                    x += step;
+                }
+                Value::Array(out)
+            }
+            Func::ArrayGetItem => {
+                let arr = as_array(self, &vals[0])?;
+                let i = as_i64(self, &vals[1])?;
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| arr.get(i))
+                    .cloned()
+                    .ok_or_else(|| fail(self, format!("index {i} is out of bounds")))?
+            }
+            Func::ArrayLength => Value::from(as_array(self, &vals[0])?.len()),
+            Func::ArrayUnique => {
+                let mut out: Vec<Value> = Vec::new();
+                for v in as_array(self, &vals[0])? {
+                    if !out.contains(v) {
+                        out.push(v.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            Func::Base64Encode => Value::String(base64_encode(as_str(self, &vals[0])?.as_bytes())),
+            Func::Base64Decode => {
+                let bytes = base64_decode(as_str(self, &vals[0])?)
+                    .ok_or_else(|| fail(self, "the string is not valid base64"))?;
+                Value::String(
+                    String::from_utf8(bytes)
+                        .map_err(|_| fail(self, "the decoded bytes are not UTF-8"))?,
+                )
+            }
+            Func::JsonMerge => {
+                if vals[2] != Value::Bool(false) {
+                    return Err(fail(self, "only shallow merges (false) are supported"));
+                }
+                let (Value::Object(a), Value::Object(b)) = (&vals[0], &vals[1]) else {
+                    return Err(fail(self, "both values to merge must be objects"));
+                };
+                let mut out = a.clone();
+                out.extend(b.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Value::Object(out)
+            }
+            Func::MathRandom => {
+                let (start, end) = (as_i64(self, &vals[0])?, as_i64(self, &vals[1])?);
+                if start >= end {
+                    return Err(fail(self, "the start must be less than the end"));
+                }
+                let rng = match vals.get(2) {
+                    Some(seed) => fastrand::Rng::with_seed(as_i64(self, seed)? as u64),
+                    None => fastrand::Rng::new(),
+                };
+                let mut rng = rng;
+                Value::from(rng.i64(start..end))
+            }
+            Func::MathAdd => {
+                let (a, b) = (as_i64(self, &vals[0])?, as_i64(self, &vals[1])?);
+                Value::from(
+                    a.checked_add(b)
+                        .ok_or_else(|| fail(self, "the sum overflows"))?,
+                )
+            }
+            Func::StringSplit => {
+                let s = as_str(self, &vals[0])?;
+                let delims: Vec<char> = as_str(self, &vals[1])?.chars().collect();
+                Value::Array(
+                    s.split(|c| delims.contains(&c))
+                        .filter(|p| !p.is_empty())
+                        .map(|p| Value::String(p.to_owned()))
+                        .collect(),
+                )
+            }
+            Func::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
+        })
+    }
+}
+
+fn escape_braces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '{' | '}' | '\\' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Fills `{}` placeholders of a raw (escapes kept) template.
+fn format(call: &Call, raw: &str, args: &[Value]) -> Result<String, ErrorCause> {
+    let mut out = String::with_capacity(raw.len());
+    let mut next = 0;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '{' if chars.peek() == Some(&'}') => {
+                chars.next();
+                let arg = args.get(next).ok_or_else(|| {
+                    fail(
+                        call,
+                        format!(
+                            "the template has more placeholders than the {} argument(s)",
+                            args.len()
+                        ),
+                    )
+                })?;
+                match arg {
+                    Value::String(s) => out.push_str(s),
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(fail(call, "arrays and objects cannot be formatted"));
+                    }
+                    other => out.push_str(&other.to_string()),
+                }
+                next += 1;
+            }
+            c => out.push(c),
+        }
+    }
+    if next != args.len() {
+        return Err(fail(
+            call,
+            format!(
+                "the template has {next} placeholder(s) but {} argument(s) were given",
+                args.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asl::ExecutionInfo;
+    use crate::asl::context::ExecCtx;
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    fn eval(expr: &str, input: Value) -> Result<Value, ErrorCause> {
+        let exec = ExecCtx::new(
+            ExecutionInfo {
+                id: "arn:exec".into(),
+                name: "e".into(),
+                start_time: OffsetDateTime::UNIX_EPOCH,
+                role_arn: String::new(),
+                state_machine_id: String::new(),
+                state_machine_name: String::new(),
+            },
+            Value::Null,
+        );
+        let ctx = Ctx::new(&exec, "S", "t");
+        parse(expr).expect("parses").eval(&input, &ctx)
+    }
+
+    #[test]
+    fn format_fills_placeholders_and_honours_escapes() {
+        let v = eval(
+            "States.Format('Hello {} \\{\\} {}', $.name, 3)",
+            json!({"name": "Ann"}),
+        );
+        assert_eq!(v.unwrap(), json!("Hello Ann {} 3"));
+        let v = eval("States.Format('it\\'s {}', true)", json!({}));
+        assert_eq!(v.unwrap(), json!("it's true"));
+        let err = eval("States.Format('{} {}', 1)", json!({})).unwrap_err();
+        assert_eq!(err.error, "States.IntrinsicFailure");
+    }
+
+    #[test]
+    fn json_conversions_round_trip() {
+        assert_eq!(
+            eval("States.StringToJson($.s)", json!({"s": "{\"a\":1}"})).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            eval("States.JsonToString($.o)", json!({"o": {"a": 1}})).unwrap(),
+            json!("{\"a\":1}")
+        );
+        assert_eq!(
+            eval("States.StringToJson('nope')", json!({}))
+                .unwrap_err()
+                .error,
+            FAILURE
+        );
+    }
+
+    #[test]
+    fn arrays_and_math() {
+        assert_eq!(
+            eval("States.Array(1, 'a', $.x, null)", json!({"x": [true]})).unwrap(),
+            json!([1, "a", [true], null])
+        );
+        assert_eq!(
+            eval("States.ArrayLength($.a)", json!({"a": [1, 2, 3]})).unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            eval("States.MathAdd($.n, -2)", json!({"n": 5})).unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            eval("States.ArrayPartition(States.Array(1,2,3), 2)", json!({})).unwrap(),
+            json!([[1, 2], [3]])
+        );
+        assert_eq!(
+            eval("States.ArrayRange(1, 9, 3)", json!({})).unwrap(),
+            json!([1, 4, 7])
+        );
+        assert_eq!(
+            eval("States.ArrayGetItem($.a, 1)", json!({"a": [5, 6]})).unwrap(),
+            json!(6)
+        );
+        assert_eq!(
+            eval("States.ArrayContains($.a, 6)", json!({"a": [5, 6]})).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            eval("States.ArrayUnique($.a)", json!({"a": [1, 1, 2]})).unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            eval("States.MathAdd('a', 1)", json!({})).unwrap_err().error,
+            FAILURE
+        );
+        let r = eval("States.MathRandom(1, 5)", json!({}))
+            .unwrap()
+            .as_i64()
+            .unwrap();
+        assert!((1..5).contains(&r));
+    }
+
+    #[test]
+    fn strings_base64_merge_uuid() {
+        assert_eq!(
+            eval("States.StringSplit('a,b,,c', ',')", json!({})).unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(
+            eval("States.Base64Encode('Data to encode')", json!({})).unwrap(),
+            json!("RGF0YSB0byBlbmNvZGU=")
+        );
+        assert_eq!(
+            eval("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({})).unwrap(),
+            json!("Data to encode")
+        );
+        assert_eq!(
+            eval(
+                "States.JsonMerge($.a, $.b, false)",
+                json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}})
+            )
+            .unwrap(),
+            json!({"x": 1, "y": 2})
+        );
+        let u = eval("States.UUID()", json!({})).unwrap();
+        assert_eq!(u.as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn nested_calls_and_paths_with_commas() {
+        let v = eval(
+            "States.Format('{}', States.JsonToString($['a,b']))",
+            json!({"a,b": [1]}),
+        );
+        assert_eq!(v.unwrap(), json!("[1]"));
+    }
+
+    #[test]
+    fn missing_path_is_a_runtime_error() {
+        assert_eq!(
+            eval("States.Format('{}', $.nope)", json!({}))
+                .unwrap_err()
+                .error,
+            "States.Runtime"
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_reported() {
+        for bad in [
+            "States.Nope(1)",
+            "States.Format(",
+            "States.Format('x'",
+            "States.UUID(1)",
+            "States.MathAdd(1)",
+            "States.Array(1) extra",
+            "States.Hash('a', 'MD5')",
+            "States.Array(foo)",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Interpreter tests with a fake [`Host`](super::Host).
