@@ -1,3 +1,4 @@
 //! The stefuna worker runtime.
 
+pub mod cli;
 pub mod config;
