@@ -697,9 +697,11 @@ fn map_items_path_must_be_an_array() {
     assert_eq!(err.error, "States.Runtime");
 }
 
+type Gate = (Value, oneshot::Sender<Result<Value, ErrorCause>>);
+
 /// A host whose activities finish only when the test says so, to observe concurrency.
 struct GatedHost {
-    pending: Mutex<Vec<(Value, oneshot::Sender<Result<Value, ErrorCause>>)>>,
+    pending: Mutex<Vec<Gate>>,
 }
 
 impl Host for GatedHost {
