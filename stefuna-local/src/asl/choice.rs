@@ -509,7 +509,7 @@ mod tests {
             },
             Value::Null,
         );
-        let ctx = Ctx::new(&exec, "C", "t");
+        let ctx = Ctx::new(&exec, "C", OffsetDateTime::UNIX_EPOCH);
         let r = parse_rule(&Fields::new(&rule, "/r").unwrap(), false).unwrap();
         r.eval(&input, &ctx)
     }

@@ -33,7 +33,7 @@ impl ExecCtx {
 pub(crate) struct Ctx<'a> {
     pub(crate) exec: &'a ExecCtx,
     pub(crate) state_name: &'a str,
-    pub(crate) entered_time: &'a str,
+    pub(crate) entered_time: OffsetDateTime,
     pub(crate) retry_count: u32,
     pub(crate) token: Option<&'a str>,
     pub(crate) map_item: Option<(usize, &'a Value)>,
@@ -41,7 +41,11 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(exec: &'a ExecCtx, state_name: &'a str, entered_time: &'a str) -> Self {
+    pub(crate) fn new(
+        exec: &'a ExecCtx,
+        state_name: &'a str,
+        entered_time: OffsetDateTime,
+    ) -> Self {
         Ctx {
             exec,
             state_name,
@@ -68,7 +72,7 @@ impl<'a> Ctx<'a> {
                 "StateMachine": {"Id": info.state_machine_id, "Name": info.state_machine_name},
                 "State": {
                     "Name": self.state_name,
-                    "EnteredTime": self.entered_time,
+                    "EnteredTime": format_time(self.entered_time),
                     "RetryCount": self.retry_count,
                 },
             });
@@ -137,7 +141,7 @@ mod tests {
     fn context_object_has_execution_state_and_map_facts() {
         let e = exec();
         let item = json!("v");
-        let mut c = Ctx::new(&e, "S", "2019-03-26T20:14:13.000Z");
+        let mut c = Ctx::new(&e, "S", e.info.start_time);
         c.retry_count = 2;
         c.token = Some("tok");
         c.map_item = Some((3, &item));

@@ -83,16 +83,9 @@ impl ResultPath {
         match f.get("ResultPath") {
             None => Ok(ResultPath::At(Path::root())),
             Some(Value::Null) => Ok(ResultPath::Discard),
-            Some(_) => {
-                let p = f.reference_path("ResultPath")?.expect("present");
-                if p.is_context() {
-                    return Err(schema(
-                        f.at("ResultPath"),
-                        "'ResultPath' cannot write into the context object ($$)",
-                    ));
-                }
-                Ok(ResultPath::At(p))
-            }
+            Some(_) => Ok(ResultPath::At(
+                f.reference_path("ResultPath")?.expect("present"),
+            )),
         }
     }
 
@@ -737,7 +730,7 @@ fn text(f: &Fields<'_>, key: &str) -> Result<Option<Text>, DefinitionError> {
             })?)))
         }
         (None, Some(_)) => Ok(Some(Text::Path(
-            f.reference_path(&path_key)?.expect("present"),
+            f.reference_or_context_path(&path_key)?.expect("present"),
         ))),
         (None, None) => Ok(None),
     }

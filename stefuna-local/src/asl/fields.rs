@@ -140,35 +140,57 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional JSONPath (`null` is not accepted).
+    /// An optional JSONPath into the state's data (`null` and `$$` paths are not accepted).
     pub(crate) fn path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
         self.str(key)?
             .map(|s| {
-                Path::parse(s).map_err(|e| {
+                let p = Path::parse(s).map_err(|e| {
                     schema(
                         self.at(key),
                         format!("the value for the field '{key}' must be a valid JSONPath: {e}"),
                     )
-                })
+                })?;
+                self.no_context(key, p)
             })
             .transpose()
     }
 
-    /// An optional reference path (a path to a single node).
+    /// An optional reference path (a path to a single node) into the state's data.
     pub(crate) fn reference_path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
+        self.reference_or_context_path(key)?
+            .map(|p| self.no_context(key, p))
+            .transpose()
+    }
+
+    /// An optional reference path that may also read the context object (`$$`).
+    pub(crate) fn reference_or_context_path(
+        &self,
+        key: &str,
+    ) -> Result<Option<Path>, DefinitionError> {
         self.str(key)?
             .map(|s| {
-                let p = Path::parse_reference(s).map_err(|e| {
+                Path::parse_reference(s).map_err(|e| {
                     schema(
                         self.at(key),
                         format!(
                             "the value for the field '{key}' must be a valid reference path: {e}"
                         ),
                     )
-                })?;
-                Ok(p)
+                })
             })
             .transpose()
+    }
+
+    fn no_context(&self, key: &str, p: Path) -> Result<Path, DefinitionError> {
+        if p.is_context() {
+            return Err(schema(
+                self.at(key),
+                format!(
+                    "'{key}' must be a path into the state's data ($...), not the context object ($$...)"
+                ),
+            ));
+        }
+        Ok(p)
     }
 }
 

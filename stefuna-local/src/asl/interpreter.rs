@@ -9,8 +9,9 @@ use std::time::Duration;
 use futures::future::{BoxFuture, try_join_all};
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
-use super::context::{Ctx, ExecCtx, format_time};
+use super::context::{Ctx, ExecCtx};
 use super::definition::{
     Definition, IoPath, Kind, Machine, Results, Seconds, State, Text, Transition, Wait,
 };
@@ -19,6 +20,8 @@ use super::template::Template;
 use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
 
 const RUNTIME: &str = "States.Runtime";
+/// Step Functions' limit on a state's input or output, in bytes.
+const MAX_PAYLOAD: usize = 262_144;
 
 /// One running execution.
 struct Exec {
@@ -162,21 +165,32 @@ impl Exec {
         .boxed()
     }
 
-    fn entered(&self, st: &State, input: &Value) -> String {
+    fn entered(&self, st: &State, input: &Value) -> OffsetDateTime {
         self.record(
             entered_type(st),
             Some("stateEnteredEventDetails"),
             json!({"name": st.name, "input": to_json_string(input), "inputDetails": {"truncated": false}}),
         );
-        format_time(self.host.now())
+        self.host.now()
     }
 
-    fn exited(&self, st: &State, output: &Value) {
+    fn exited(&self, st: &State, output: &Value) -> Result<(), ErrorCause> {
+        let text = to_json_string(output);
+        if text.len() > MAX_PAYLOAD {
+            return Err(ErrorCause::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    st.name
+                ),
+            ));
+        }
         self.record(
             exited_type(st),
             Some("stateExitedEventDetails"),
-            json!({"name": st.name, "output": to_json_string(output), "outputDetails": {"truncated": false}}),
+            json!({"name": st.name, "output": text, "outputDetails": {"truncated": false}}),
         );
+        Ok(())
     }
 
     fn next_of(st: &State) -> Option<usize> {
@@ -196,7 +210,7 @@ impl Exec {
                 result_path,
             } => {
                 let out = {
-                    let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                    let ctx = Ctx::new(&self.ctx, &st.name, entered);
                     let res = match result {
                         Some(r) => r.clone(),
                         None => {
@@ -212,14 +226,14 @@ impl Exec {
                 (output(st, out)?, None)
             }
             Kind::Fail { error, cause } => {
-                let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                let ctx = Ctx::new(&self.ctx, &st.name, entered);
                 let e = ErrorCause::new(text(error, &raw, &ctx)?, text(cause, &raw, &ctx)?);
                 return Err(e);
             }
             Kind::Choice(choice) => {
                 let eff = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
                 let next = {
-                    let ctx = Ctx::new(&self.ctx, &st.name, &entered);
+                    let ctx = Ctx::new(&self.ctx, &st.name, entered);
                     choice.select(&eff, &ctx)?
                 };
                 let Some(next) = next else {
@@ -269,9 +283,9 @@ impl Exec {
                 let mut retry_count = 0u32;
                 loop {
                     let attempt = match &st.kind {
-                        Kind::Task(_) => self.task_attempt(st, &raw, &entered, retry_count).await,
-                        Kind::Parallel { .. } => self.parallel_attempt(st, &raw, &entered).await,
-                        _ => self.map_attempt(st, &raw, &entered).await,
+                        Kind::Task(_) => self.task_attempt(st, &raw, entered, retry_count).await,
+                        Kind::Parallel { .. } => self.parallel_attempt(st, &raw, entered).await,
+                        _ => self.map_attempt(st, &raw, entered).await,
                     };
                     let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
                         Ok(out) => break (output(st, out)?, Self::next_of(st)),
@@ -299,7 +313,7 @@ impl Exec {
                 }
             }
         };
-        self.exited(st, &output);
+        self.exited(st, &output)?;
         Ok((output, next))
     }
 
@@ -307,7 +321,7 @@ impl Exec {
         &self,
         st: &State,
         raw: &Value,
-        entered: &str,
+        entered: OffsetDateTime,
         retry_count: u32,
     ) -> Result<Value, ErrorCause> {
         let Kind::Task(task) = &st.kind else {
@@ -354,7 +368,7 @@ impl Exec {
         &self,
         st: &State,
         raw: &Value,
-        entered: &str,
+        entered: OffsetDateTime,
     ) -> Result<Value, ErrorCause> {
         let Kind::Parallel { branches, results } = &st.kind else {
             unreachable!("parallel state")
@@ -385,7 +399,7 @@ impl Exec {
         &self,
         st: &State,
         raw: &Value,
-        entered: &str,
+        entered: OffsetDateTime,
     ) -> Result<Value, ErrorCause> {
         let Kind::Map(map) = &st.kind else {
             unreachable!("map state")

@@ -550,7 +550,7 @@ mod tests {
             },
             Value::Null,
         );
-        let ctx = Ctx::new(&exec, "S", "t");
+        let ctx = Ctx::new(&exec, "S", OffsetDateTime::UNIX_EPOCH);
         parse(expr).expect("parses").eval(&input, &ctx)
     }
 

@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn resolves_paths_context_intrinsics_and_nesting() {
         let e = exec();
-        let ctx = Ctx::new(&e, "S", "t");
+        let ctx = Ctx::new(&e, "S", OffsetDateTime::UNIX_EPOCH);
         let t = Template::compile(
             &json!({
                 "static": {"k": [1, 2]},
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn missing_path_is_runtime_error() {
         let e = exec();
-        let ctx = Ctx::new(&e, "S", "t");
+        let ctx = Ctx::new(&e, "S", OffsetDateTime::UNIX_EPOCH);
         let t = Template::compile(&json!({"x.$": "$.foo"}), "/P").unwrap();
         let err = t.eval(&json!({}), &ctx).unwrap_err();
         assert_eq!(err.error, "States.Runtime");

@@ -801,3 +801,39 @@ fn run_future_is_send() {
     let fut = run(machine(task(json!({}))), json!({}), info(), host);
     assert_send(&fut);
 }
+
+#[test]
+fn oversized_state_output_fails_with_data_limit_exceeded() {
+    let host = FakeHost::new(|_| Ok(json!("x".repeat(300_000))));
+    let def = task(json!({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "T"}]}));
+    let err = exec(def, json!({}), &host).unwrap_err();
+    assert_eq!(err.error, "States.DataLimitExceeded");
+}
+
+#[test]
+fn data_paths_cannot_read_the_context_object() {
+    for (field, value) in [
+        ("InputPath", "$$.Execution.Input"),
+        ("ResultPath", "$$.x"),
+        ("OutputPath", "$$.State"),
+    ] {
+        let def =
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, field: value}}});
+        let e = parse(&def.to_string()).unwrap_err();
+        assert_eq!(e.path, format!("/States/P/{field}"));
+    }
+}
+
+#[test]
+fn context_entered_time_and_start_time_are_formatted_like_aws() {
+    let host = FakeHost::echo();
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true,
+        "Parameters": {"entered.$": "$$.State.EnteredTime", "start.$": "$$.Execution.StartTime", "id.$": "$$.Execution.Id"}}}});
+    let out = exec(def, json!({}), &host).unwrap();
+    assert_eq!(out["entered"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(out["start"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(
+        out["id"],
+        "arn:aws:states:us-east-1:123456789012:execution:sm:ex1"
+    );
+}
