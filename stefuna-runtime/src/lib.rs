@@ -2,3 +2,5 @@
 
 pub mod cli;
 pub mod config;
+#[cfg(feature = "local")]
+mod local;

@@ -1,0 +1,704 @@
+//! `--local`: run against an in-process stefuna-local Step Functions emulator.
+//!
+//! [`start`] brings the emulator up on loopback, creates the activities and a state machine for
+//! them, and points the configuration at it; the worker then runs unchanged. [`LocalSession::run_inputs`]
+//! starts the executions given with `--input` / `--input-file` and reports how each ended.
+
+// The runtime's `run_main` is the caller; until it is wired up nothing else uses this module.
+#![allow(dead_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::error::DisplayErrorContext;
+use aws_sdk_sfn::types::ExecutionStatus;
+use futures::StreamExt;
+use stefuna_core::ActivityDefaults;
+
+use crate::cli::Cli;
+use crate::config::{Config, activity_arn_region};
+
+/// Role ARN given to local state machines (the emulator does not check it).
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/stefuna-local";
+/// Name of the state machine created for the hosted activities.
+const STATE_MACHINE_NAME: &str = "stefuna-local";
+/// How often a running execution is described; this is the user's progress display.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Executions started and watched at once.
+const IN_FLIGHT: usize = 32;
+
+/// What went wrong in local mode.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LocalError {
+    /// The emulator could not start.
+    #[error("could not start the local Step Functions emulator: {0}")]
+    Start(#[source] io::Error),
+    /// A call to the emulator failed.
+    #[error("local Step Functions emulator: could not {action}: {message}")]
+    Call {
+        /// What was being done, e.g. "create activity `hello`".
+        action: String,
+        /// The SDK's error with its causes.
+        message: String,
+    },
+    /// An input or state machine file could not be read.
+    #[error("cannot read {flag} {}: {source}", path.display())]
+    Read {
+        /// `--input-file` or `--state-machine`.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A line of `--input-file` is not JSON.
+    #[error("--input-file {} line {line} is not JSON: {source}", path.display())]
+    InputLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// A `${activity:NAME}` placeholder names no hosted activity.
+    #[error(
+        "--state-machine {}: `${{activity:{name}}}` names no hosted activity; expected one of {known}",
+        path.display()
+    )]
+    UnknownActivity {
+        /// The file.
+        path: PathBuf,
+        /// The name in the placeholder.
+        name: String,
+        /// The accepted names, formatted.
+        known: String,
+    },
+    /// Local mode was started without any activity.
+    #[error("--local needs at least one activity to run")]
+    NoActivities,
+}
+
+// TEMPORARY until stefuna_local::Emulator lands: keeps this module compiling with the `local`
+// feature; replaced by `use stefuna_local::Emulator;`.
+struct Emulator;
+
+impl Emulator {
+    async fn start() -> io::Result<Emulator> {
+        Err(io::Error::other(
+            "stefuna_local::Emulator is not available in this build yet",
+        ))
+    }
+
+    fn endpoint(&self) -> &str {
+        "http://127.0.0.1:0"
+    }
+}
+
+/// One input to start an execution with.
+#[derive(Clone, Debug, PartialEq)]
+struct Input {
+    /// Execution name.
+    name: String,
+    /// The JSON text.
+    json: String,
+}
+
+/// A hosted activity as created in the emulator.
+#[derive(Clone, Debug)]
+struct LocalActivity {
+    /// The activity's name (`Activity::name`).
+    name: String,
+    /// The name of the activity inside Step Functions (from the user's ARN).
+    sfn_name: String,
+    /// The emulator's ARN for it.
+    arn: String,
+}
+
+/// A running local emulator with the activities and state machine created in it.
+pub(crate) struct LocalSession {
+    _emulator: Emulator,
+    endpoint: String,
+    region: String,
+    client: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+    inputs: Vec<Input>,
+    progress_bar: bool,
+}
+
+impl std::fmt::Debug for LocalSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSession")
+            .field("endpoint", &self.endpoint)
+            .field("state_machine_arn", &self.state_machine_arn)
+            .field("inputs", &self.inputs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the emulator on 127.0.0.1, creates each activity and a state machine (one Task state
+/// per activity in order, or `--state-machine FILE`), and rewrites `config`'s endpoint, region
+/// and activity ARNs to the emulator's. Inputs are read (and refused) before anything starts.
+pub(crate) async fn start(
+    cli: &Cli,
+    config: &mut Config,
+    activities: &[(String, ActivityDefaults)],
+) -> Result<LocalSession, LocalError> {
+    if activities.is_empty() {
+        return Err(LocalError::NoActivities);
+    }
+    let mut inputs = inline_inputs(&cli.input);
+    if let Some(path) = &cli.input_file {
+        inputs.extend(read_input_file(path)?);
+    }
+    let definition_template = match &cli.state_machine {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| LocalError::Read {
+                flag: "--state-machine",
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+
+    let single = activities.len() == 1;
+    let mut region = None;
+    let mut planned = Vec::with_capacity(activities.len());
+    for (name, defaults) in activities {
+        // The name in Step Functions comes from the user's ARN, so state machines written for
+        // AWS keep working; without a usable ARN the activity's own name does.
+        let (sfn_name, arn_region) = match config.activity_settings(name, defaults, single) {
+            Ok(s) => (
+                s.arn.rsplit(':').next().unwrap_or(name).to_owned(),
+                Some(s.region),
+            ),
+            Err(_) => (name.clone(), None),
+        };
+        region = region.or(arn_region);
+        planned.push((name.clone(), sfn_name));
+    }
+    // The emulator builds ARNs in the caller's region: keep the user's so ARNs look as in AWS.
+    let region = region.unwrap_or_else(|| "us-east-1".to_owned());
+
+    let emulator = Emulator::start().await.map_err(LocalError::Start)?;
+    let endpoint = emulator.endpoint().to_owned();
+    let client = client(&endpoint, &region);
+
+    let mut created = Vec::with_capacity(planned.len());
+    for (name, sfn_name) in planned {
+        let out = client
+            .create_activity()
+            .name(&sfn_name)
+            .send()
+            .await
+            .map_err(|e| call_error(format!("create activity `{sfn_name}`"), e))?;
+        created.push(LocalActivity {
+            name,
+            sfn_name,
+            arn: out.activity_arn().to_owned(),
+        });
+    }
+
+    let definition = match (&definition_template, &cli.state_machine) {
+        (Some(template), Some(path)) => substitute(template, &created, path)?,
+        _ => default_definition(&created),
+    };
+    let state_machine_arn = client
+        .create_state_machine()
+        .name(STATE_MACHINE_NAME)
+        .role_arn(ROLE_ARN)
+        .definition(definition)
+        .send()
+        .await
+        .map_err(|e| call_error("create the state machine".to_owned(), e))?
+        .state_machine_arn()
+        .to_owned();
+
+    point_config_at(config, &created, single, &endpoint, &region);
+
+    println!("stefuna local: Step Functions emulator at {endpoint} (region {region})");
+    for a in &created {
+        println!("stefuna local: activity {} -> {}", a.name, a.arn);
+    }
+    println!("stefuna local: state machine {state_machine_arn}");
+    if inputs.is_empty() {
+        println!(
+            "stefuna local: start an execution with (any AWS credentials work, e.g. \
+             AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test):\n  aws stepfunctions \
+             start-execution --endpoint-url {endpoint} --region {region} --state-machine-arn \
+             {state_machine_arn} --input '{{}}'"
+        );
+    }
+
+    Ok(LocalSession {
+        _emulator: emulator,
+        endpoint,
+        region,
+        client,
+        state_machine_arn,
+        progress_bar: cli.input_file.is_some(),
+        inputs,
+    })
+}
+
+impl LocalSession {
+    /// The emulator's endpoint URL.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Whether `--input` or `--input-file` gave executions to run.
+    pub(crate) fn has_inputs(&self) -> bool {
+        !self.inputs.is_empty()
+    }
+
+    /// The region the emulator's ARNs are in.
+    #[allow(dead_code)] // for the runtime and tests
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The ARN of the state machine created for the activities.
+    #[allow(dead_code)] // for the runtime and tests
+    pub(crate) fn state_machine_arn(&self) -> &str {
+        &self.state_machine_arn
+    }
+
+    /// Starts the executions of --input/--input-file, shows progress (indicatif bar for
+    /// --input-file), prints each result (output JSON, or error + cause), returns true when all
+    /// SUCCEEDED.
+    pub(crate) async fn run_inputs(&self) -> Result<bool, LocalError> {
+        let bar = self.progress_bar.then(|| {
+            let bar = indicatif::ProgressBar::new(self.inputs.len() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} executions finished ({elapsed})",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let runs = futures::stream::iter(&self.inputs).map(|input| self.run_one(input));
+        let mut all_succeeded = true;
+        let mut report = |outcome: Outcome| {
+            all_succeeded &= outcome.succeeded;
+            match &bar {
+                Some(bar) => {
+                    bar.println(&outcome.line);
+                    bar.inc(1);
+                }
+                None => println!("{}", outcome.line),
+            }
+        };
+        // With a bar, results print as they come; plain --input keeps the order given.
+        if bar.is_some() {
+            let mut results = runs.buffer_unordered(IN_FLIGHT);
+            while let Some(outcome) = results.next().await {
+                report(outcome?);
+            }
+        } else {
+            let mut results = runs.buffered(IN_FLIGHT);
+            while let Some(outcome) = results.next().await {
+                report(outcome?);
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.finish();
+        }
+        Ok(all_succeeded)
+    }
+
+    async fn run_one(&self, input: &Input) -> Result<Outcome, LocalError> {
+        let execution_arn = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(&input.name)
+            .input(&input.json)
+            .send()
+            .await
+            .map_err(|e| call_error(format!("start execution `{}`", input.name), e))?
+            .execution_arn()
+            .to_owned();
+        loop {
+            let out = self
+                .client
+                .describe_execution()
+                .execution_arn(&execution_arn)
+                .send()
+                .await
+                .map_err(|e| call_error(format!("describe execution `{}`", input.name), e))?;
+            let status = out.status();
+            if *status == ExecutionStatus::Running || *status == ExecutionStatus::PendingRedrive {
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            }
+            return Ok(outcome(
+                &input.name,
+                status.as_str(),
+                out.output(),
+                out.error(),
+                out.cause(),
+            ));
+        }
+    }
+}
+
+/// How one execution ended, as printed.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    succeeded: bool,
+    line: String,
+}
+
+fn outcome(
+    name: &str,
+    status: &str,
+    output: Option<&str>,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> Outcome {
+    let succeeded = status == "SUCCEEDED";
+    let detail = if succeeded {
+        output.unwrap_or("null").to_owned()
+    } else {
+        match (error, cause) {
+            (Some(e), Some(c)) => format!("{e}: {c}"),
+            (Some(e), None) => e.to_owned(),
+            (None, Some(c)) => c.to_owned(),
+            (None, None) => "(no error given)".to_owned(),
+        }
+    };
+    Outcome {
+        succeeded,
+        line: format!("execution {name} {status}: {detail}"),
+    }
+}
+
+fn inline_inputs(inputs: &[String]) -> Vec<Input> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, json)| Input {
+            name: format!("input-{}", i + 1),
+            json: json.clone(),
+        })
+        .collect()
+}
+
+fn read_input_file(path: &Path) -> Result<Vec<Input>, LocalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LocalError::Read {
+        flag: "--input-file",
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_input_lines(&text, path)
+}
+
+/// JSON lines: one document per line, blank lines skipped.
+fn parse_input_lines(text: &str, path: &Path) -> Result<Vec<Input>, LocalError> {
+    let mut inputs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Err(source) = serde_json::from_str::<serde_json::Value>(line) {
+            return Err(LocalError::InputLine {
+                path: path.to_owned(),
+                line: i + 1,
+                source,
+            });
+        }
+        inputs.push(Input {
+            name: format!("line-{}", i + 1),
+            json: line.to_owned(),
+        });
+    }
+    Ok(inputs)
+}
+
+/// One Task state per activity, run one after the other.
+fn default_definition(activities: &[LocalActivity]) -> String {
+    let mut states = serde_json::Map::new();
+    for (i, a) in activities.iter().enumerate() {
+        let mut state = serde_json::json!({"Type": "Task", "Resource": a.arn});
+        match activities.get(i + 1) {
+            Some(next) => state["Next"] = next.name.clone().into(),
+            None => state["End"] = true.into(),
+        }
+        states.insert(a.name.clone(), state);
+    }
+    serde_json::json!({
+        "Comment": "stefuna --local: one Task state per activity",
+        "StartAt": activities[0].name,
+        "States": states,
+    })
+    .to_string()
+}
+
+/// Replaces each `${activity:NAME}` with the emulator's ARN of activity NAME (its
+/// `Activity::name` or its Step Functions name, without regard to case).
+fn substitute(
+    template: &str,
+    activities: &[LocalActivity],
+    path: &Path,
+) -> Result<String, LocalError> {
+    const OPEN: &str = "${activity:";
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[at..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        let activity = activities
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name) || a.sfn_name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| LocalError::UnknownActivity {
+                path: path.to_owned(),
+                name: name.to_owned(),
+                known: activities
+                    .iter()
+                    .map(|a| format!("`{}`", a.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        out.push_str(&activity.arn);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Points the worker's configuration at the emulator.
+fn point_config_at(
+    config: &mut Config,
+    activities: &[LocalActivity],
+    single: bool,
+    endpoint: &str,
+    region: &str,
+) {
+    config.endpoint_url = Some(endpoint.to_owned());
+    config.region = Some(region.to_owned());
+    for a in activities {
+        if single {
+            config.activity_arn = Some(a.arn.clone());
+        }
+        let existing = config
+            .activities
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&a.name))
+            .cloned();
+        if existing.is_some() || !single {
+            let key = existing.unwrap_or_else(|| a.name.to_lowercase());
+            let entry = config.activities.entry(key).or_default();
+            entry.activity_arn = Some(a.arn.clone());
+        }
+    }
+    debug_assert!(
+        activities
+            .iter()
+            .all(|a| activity_arn_region(&a.arn).is_some())
+    );
+}
+
+/// An SDK client for the emulator: static test credentials, and a read timeout above the
+/// 60 s `GetActivityTask` long poll. The SDK's default HTTP client reads no proxy settings, so
+/// loopback calls never go through a proxy.
+fn client(endpoint: &str, region: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "stefuna-local",
+        ))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(70))
+                .operation_attempt_timeout(Duration::from_secs(75))
+                .build(),
+        )
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+fn call_error<E, R>(action: String, e: aws_sdk_sfn::error::SdkError<E, R>) -> LocalError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    LocalError::Call {
+        action,
+        message: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acts() -> Vec<LocalActivity> {
+        vec![
+            LocalActivity {
+                name: "Hello".into(),
+                sfn_name: "hello-prod".into(),
+                arn: "arn:aws:states:us-east-1:123456789012:activity:hello-prod".into(),
+            },
+            LocalActivity {
+                name: "Resize".into(),
+                sfn_name: "resize".into(),
+                arn: "arn:aws:states:us-east-1:123456789012:activity:resize".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn input_lines_skip_blanks_and_name_bad_lines() {
+        let path = Path::new("in.jsonl");
+        let inputs = parse_input_lines("{\"a\":1}\n\n  \n[2]\n", path).unwrap();
+        assert_eq!(
+            inputs,
+            vec![
+                Input {
+                    name: "line-1".into(),
+                    json: "{\"a\":1}".into()
+                },
+                Input {
+                    name: "line-4".into(),
+                    json: "[2]".into()
+                },
+            ]
+        );
+        let err = parse_input_lines("{}\n\n{oops\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--input-file in.jsonl line 3 is not JSON"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn inline_inputs_are_numbered() {
+        let inputs = inline_inputs(&["{}".into(), "1".into()]);
+        assert_eq!(inputs[0].name, "input-1");
+        assert_eq!(
+            inputs[1],
+            Input {
+                name: "input-2".into(),
+                json: "1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn default_definition_chains_one_task_per_activity() {
+        let def: serde_json::Value = serde_json::from_str(&default_definition(&acts())).unwrap();
+        assert_eq!(def["StartAt"], "Hello");
+        assert_eq!(def["States"]["Hello"]["Type"], "Task");
+        assert_eq!(def["States"]["Hello"]["Resource"], acts()[0].arn);
+        assert_eq!(def["States"]["Hello"]["Next"], "Resize");
+        assert_eq!(def["States"]["Resize"]["End"], true);
+        let one: serde_json::Value =
+            serde_json::from_str(&default_definition(&acts()[1..])).unwrap();
+        assert_eq!(one["StartAt"], "Resize");
+        assert_eq!(one["States"]["Resize"]["End"], true);
+    }
+
+    #[test]
+    fn placeholders_become_activity_arns() {
+        let path = Path::new("m.json");
+        let out = substitute(
+            r#"{"a":"${activity:hello}","b":"${activity:RESIZE}","c":"${activity:hello-prod}","d":"${x}"}"#,
+            &acts(),
+            path,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["a"], acts()[0].arn);
+        assert_eq!(v["b"], acts()[1].arn);
+        assert_eq!(v["c"], acts()[0].arn);
+        assert_eq!(v["d"], "${x}");
+        let err = substitute("${activity:nope}", &acts(), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`${activity:nope}`") && err.contains("`Hello`, `Resize`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn outcomes_print_output_or_error_and_cause() {
+        let ok = outcome(
+            "input-1",
+            "SUCCEEDED",
+            Some(r#"{"message":"Hello World"}"#),
+            None,
+            None,
+        );
+        assert!(ok.succeeded);
+        assert_eq!(
+            ok.line,
+            r#"execution input-1 SUCCEEDED: {"message":"Hello World"}"#
+        );
+        let failed = outcome(
+            "input-2",
+            "FAILED",
+            None,
+            Some("Task.Failure"),
+            Some("boom"),
+        );
+        assert!(!failed.succeeded);
+        assert_eq!(failed.line, "execution input-2 FAILED: Task.Failure: boom");
+        assert!(!outcome("x", "TIMED_OUT", None, Some("States.Timeout"), None).succeeded);
+    }
+
+    #[test]
+    fn config_points_at_the_emulator() {
+        let mut config = Config::default();
+        point_config_at(
+            &mut config,
+            &acts()[..1],
+            true,
+            "http://127.0.0.1:9",
+            "us-east-1",
+        );
+        assert_eq!(config.endpoint_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(config.region.as_deref(), Some("us-east-1"));
+        assert_eq!(config.activity_arn.as_deref(), Some(acts()[0].arn.as_str()));
+        assert!(config.activities.is_empty());
+
+        let mut config = Config::default();
+        point_config_at(
+            &mut config,
+            &acts(),
+            false,
+            "http://127.0.0.1:9",
+            "us-east-1",
+        );
+        let d = ActivityDefaults::default();
+        assert_eq!(
+            config.activity_settings("Resize", &d, false).unwrap().arn,
+            acts()[1].arn
+        );
+        assert_eq!(
+            config.activity_settings("Hello", &d, false).unwrap().arn,
+            acts()[0].arn
+        );
+    }
+}
