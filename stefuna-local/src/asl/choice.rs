@@ -166,6 +166,16 @@ fn parse_rule(f: &Fields<'_>, top: bool) -> Result<Rule, DefinitionError> {
     }
     allowed.extend_from_slice(OPERATORS);
     f.only(&allowed)?;
+    let shapes = ["And", "Or", "Not", "Variable"]
+        .iter()
+        .filter(|k| f.has(k))
+        .count();
+    if shapes > 1 {
+        return Err(schema(
+            f.at.clone(),
+            "a choice rule is either 'Variable' with one comparison operator, or one of And, Or, Not",
+        ));
+    }
     for (key, and) in [("And", true), ("Or", false)] {
         if let Some(v) = f.get(key) {
             let at = f.at(key);
@@ -723,6 +733,8 @@ mod tests {
         );
         assert_eq!(bad(json!({"Variable": "$.a", "Foo": 1})).path, "/r/Foo");
         assert_eq!(bad(json!({"And": []})).path, "/r/And");
+        let and_var = json!({"Variable": "$.a", "And": [{"Variable": "$.a", "IsNull": true}]});
+        assert_eq!(bad(and_var).path, "/r");
         // Next is only allowed at the top level
         assert_eq!(
             bad(json!({"Variable": "$.a", "IsNull": true, "Next": "X"})).path,

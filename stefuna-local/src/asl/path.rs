@@ -314,6 +314,12 @@ fn parse_bracket(inner: &str) -> Result<Seg, String> {
     if inner == "*" {
         return Ok(Seg::Wildcard);
     }
+    if inner.starts_with('?') {
+        return Err("filter expressions ([?(...)]) are not supported by stefuna-local".into());
+    }
+    if inner.contains(',') {
+        return Err("unions ([a,b]) are not supported by stefuna-local".into());
+    }
     let int = |t: &str| -> Result<Option<i64>, String> {
         let t = t.trim();
         if t.is_empty() {
@@ -370,6 +376,9 @@ mod tests {
             assert!(Path::parse(p).is_err(), "{p} should be rejected");
         }
         assert!(Path::parse_reference("$.a[*]").is_err());
+        let e = Path::parse("$.a[?(@.b)]").unwrap_err();
+        assert!(e.contains("filter expressions"), "{e}");
+        assert!(Path::parse("$.a[0,1]").unwrap_err().contains("unions"));
         assert!(Path::parse_reference("$.a[0].b").is_ok());
     }
 
