@@ -269,6 +269,20 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
             format!("the definition is not valid JSON: {e}"),
         )
     })?;
+    if let Some((at, key)) = super::dupes::find_duplicate(text) {
+        return Err(if at.ends_with("/States") {
+            error(
+                "DUPLICATE_STATE_NAME",
+                format!("{at}/{key}"),
+                format!("state name '{key}' is used more than once"),
+            )
+        } else {
+            schema(
+                format!("{at}/{key}"),
+                format!("field '{key}' appears more than once"),
+            )
+        });
+    }
     let f = Fields::new(&v, "")?;
     f.only(&[
         "StartAt",
@@ -954,6 +968,24 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let e = parse(
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "A": {"Type": "Succeed"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.path.as_str()),
+            ("DUPLICATE_STATE_NAME", "/States/A")
+        );
+        let e = parse(r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed", "Type": "Pass"}}}"#)
+            .unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.path.as_str()),
+            ("SCHEMA_VALIDATION_FAILED", "/States/A/Type")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod choice;
 mod context;
 mod definition;
+mod dupes;
 mod fields;
 mod interpreter;
 mod intrinsics;
