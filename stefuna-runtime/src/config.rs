@@ -187,6 +187,25 @@ pub struct ActivitySettings {
 /// With exactly one activity its attribute defaults fill `activity_arn`, `heartbeat` and
 /// `processes`; with several they fill `activities.<name>`. Each activity's settings are checked
 /// here (see [`Config::activity_settings`]), so nothing starts with a bad configuration.
+///
+/// # Example
+/// ```no_run
+/// use clap::Parser;
+/// use stefuna_core::ActivityDefaults;
+/// use stefuna_runtime::{cli::Cli, config};
+///
+/// let arn = "arn:aws:states:us-east-1:123456789012:activity:hello";
+/// let activities = [("Hello".to_owned(), ActivityDefaults::new(Some(arn.into()), Some(60), None))];
+/// let config = match config::load(&Cli::parse(), &activities) {
+///     Ok(config) => config,
+///     Err(e) => {
+///         eprintln!("{e}");
+///         std::process::exit(config::ConfigError::EXIT_CODE.into());
+///     }
+/// };
+/// let settings = config.activity_settings("Hello", &activities[0].1, true)?;
+/// # Ok::<(), config::ConfigError>(())
+/// ```
 pub fn load(cli: &Cli, activities: &[(String, ActivityDefaults)]) -> Result<Config, ConfigError> {
     let figment = Config::figment(cli, activities)?;
     Config::from_figment(&figment, activities)
@@ -228,6 +247,7 @@ impl Config {
             )
         })?;
         let sources = Sources(Some(figment));
+        config.apply_precedence(&sources);
         config.endpoint_from_env()?;
         config.validate(&sources)?;
         config.check_activities(activities, &sources)?;
@@ -238,11 +258,26 @@ impl Config {
     /// `activities.<name>` then the attribute defaults. Errors: no ARN, ARN not an activity ARN
     /// (`arn:aws:states:REGION:ACCOUNT:activity:NAME`), processes 0.
     ///
-    /// Either way a `[activities.<name>]` entry (name matched without regard to case) wins over
+    /// Either way an `[activities.<name>]` entry (name matched without regard to case) wins over
     /// the top-level keys, and with several activities the top-level `processes` and `heartbeat`
-    /// apply to those that set none. A config made by [`load`] already holds the attribute
-    /// defaults; for one built by hand, `defaults` supplies the ARN (and, with several
-    /// activities, concurrency and heartbeat).
+    /// apply to those that set none. [`load`] has already put the attribute defaults in and
+    /// let a top-level key from a later layer (say `--heartbeat`) replace per-activity values
+    /// from earlier ones. For a config built by hand, `defaults` supplies the ARN (and, with
+    /// several activities, concurrency and heartbeat).
+    ///
+    /// # Example
+    /// ```
+    /// use stefuna_core::ActivityDefaults;
+    /// use stefuna_runtime::config::Config;
+    ///
+    /// let arn = "arn:aws:states:eu-west-1:123456789012:activity:hello";
+    /// let defaults = ActivityDefaults::new(Some(arn.into()), Some(30), None);
+    /// let config = Config { heartbeat: 30, ..Config::default() };
+    /// let settings = config.activity_settings("Hello", &defaults, true)?;
+    /// assert_eq!(settings.region, "eu-west-1");
+    /// assert_eq!(settings.heartbeat, Some(std::time::Duration::from_secs(30)));
+    /// # Ok::<(), stefuna_runtime::config::ConfigError>(())
+    /// ```
     pub fn activity_settings(
         &self,
         name: &str,
@@ -276,6 +311,27 @@ impl Config {
             keys.push("start_method");
         }
         keys
+    }
+
+    /// A per-activity value yields to a top-level value from a later layer: `--heartbeat 5` beats
+    /// both `#[stefuna::activity(heartbeat = 120)]` and `[activities.hello] heartbeat` in a file,
+    /// while `[activities.hello]` in a file still beats a top-level key in the same file.
+    fn apply_precedence(&mut self, src: &Sources<'_>) {
+        let (top_processes, top_heartbeat) = (self.processes, self.heartbeat);
+        let top_arn = self.activity_arn.clone();
+        for (name, entry) in &mut self.activities {
+            let later =
+                |field: &str| src.rank(&[field]) > src.rank(&["activities", name.as_str(), field]);
+            if entry.processes.is_some() && later("processes") {
+                entry.processes = Some(top_processes);
+            }
+            if entry.heartbeat.is_some() && later("heartbeat") {
+                entry.heartbeat = Some(top_heartbeat);
+            }
+            if entry.activity_arn.is_some() && top_arn.is_some() && later("activity_arn") {
+                entry.activity_arn = top_arn.clone();
+            }
+        }
     }
 
     /// `endpoint_url` falls back to `AWS_ENDPOINT_URL_SFN`, then `AWS_ENDPOINT_URL`.
@@ -726,6 +782,24 @@ impl Sources<'_> {
     }
 }
 
+impl Sources<'_> {
+    /// The layer a value came from: defaults 0, attribute 1, file 2, environment 3, flags 4.
+    fn rank(&self, path: &[&str]) -> u8 {
+        let Some(md) = self.0.and_then(|f| f.find_metadata(&path.join("."))) else {
+            return 0;
+        };
+        if md.source.as_ref().and_then(|s| s.file_path()).is_some() {
+            return 2;
+        }
+        match &*md.name {
+            ATTRIBUTE => 1,
+            ENVIRONMENT => 3,
+            FLAGS => 4,
+            _ => 0,
+        }
+    }
+}
+
 /// "env STEFUNA_HEARTBEAT", "--heartbeat", "/path/stefuna.toml", ...
 fn describe(metadata: Option<&Metadata>, path: &[String]) -> String {
     let Some(md) = metadata else {
@@ -1054,7 +1128,6 @@ mod tests {
     fn several_activities_resolve_separately() {
         Jail::expect_with(|jail| {
             jail.clear_env();
-            jail.create_file("stefuna.toml", "processes = 5\nheartbeat = 7")?;
             let acts = two();
             let c = load(&cli(&[]), &acts).unwrap();
             let h = c.activity_settings("Hello", &acts[0].1, false).unwrap();
@@ -1064,7 +1137,7 @@ mod tests {
                 ActivitySettings {
                     arn: ARN.into(),
                     region: "eu-west-1".into(),
-                    processes: 5,
+                    processes: Config::default().processes,
                     heartbeat: Some(Duration::from_secs(60)),
                 }
             );
@@ -1074,9 +1147,54 @@ mod tests {
                     arn: RESIZE_ARN.into(),
                     region: "us-east-1".into(),
                     processes: 2,
-                    heartbeat: Some(Duration::from_secs(7)),
+                    heartbeat: None,
                 }
             );
+
+            // Top-level keys from a file beat the attribute arguments of every activity.
+            jail.create_file("stefuna.toml", "processes = 5\nheartbeat = 7")?;
+            let c = load(&cli(&[]), &acts).unwrap();
+            for (name, d) in &acts {
+                let s = c.activity_settings(name, d, false).unwrap();
+                assert_eq!(
+                    (s.processes, s.heartbeat),
+                    (5, Some(Duration::from_secs(7)))
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_later_top_level_value_beats_an_earlier_per_activity_one() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "stefuna.toml",
+                "processes = 9\n[activities.Resize]\nprocesses = 3\n[activities.hello]\nheartbeat = 4",
+            )?;
+            let acts = two();
+            let c = load(&cli(&[]), &acts).unwrap();
+            // Same layer: the activity's own table wins; a file beats the attribute.
+            let r = c.activity_settings("Resize", &acts[1].1, false).unwrap();
+            let h = c.activity_settings("Hello", &acts[0].1, false).unwrap();
+            assert_eq!((r.processes, h.processes), (3, 9));
+            assert_eq!(h.heartbeat, Some(Duration::from_secs(4)));
+
+            jail.set_env("STEFUNA_PROCESSES", 6);
+            let c = load(&cli(&["--heartbeat", "11"]), &acts).unwrap();
+            let r = c.activity_settings("Resize", &acts[1].1, false).unwrap();
+            let h = c.activity_settings("Hello", &acts[0].1, false).unwrap();
+            assert_eq!((r.processes, h.processes), (6, 6));
+            assert_eq!(h.heartbeat, Some(Duration::from_secs(11)));
+            assert_eq!(r.heartbeat, Some(Duration::from_secs(11)));
+
+            // One activity: a flag beats its [activities.hello] table too.
+            jail.create_file("stefuna.toml", "[activities.hello]\nheartbeat = 4")?;
+            let acts = hello(Some(ARN), None, None);
+            let c = load(&cli(&["--heartbeat", "2"]), &acts).unwrap();
+            let s = c.activity_settings("Hello", &acts[0].1, true).unwrap();
+            assert_eq!(s.heartbeat, Some(Duration::from_secs(2)));
             Ok(())
         });
     }
