@@ -13,8 +13,10 @@ mod dupes;
 mod fields;
 mod interpreter;
 mod intrinsics;
+mod parse;
 mod path;
 mod retry;
+mod states;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -146,7 +148,7 @@ impl StateMachine {
 
 /// Parses and validates a definition.
 pub fn parse(definition: &str) -> Result<Arc<StateMachine>, DefinitionError> {
-    let parsed = definition::parse(definition)?;
+    let parsed = parse::parse(definition)?;
     let definition: Value =
         serde_json::from_str(definition).expect("validated as JSON by definition::parse");
     Ok(Arc::new(StateMachine { definition, parsed }))
