@@ -141,6 +141,8 @@ const STRING_KEYS: &[&str] = &[
 #[error("{message}")]
 pub struct ConfigError {
     message: String,
+    /// No ARN at all: fine in `--local` mode, where the emulator provides one.
+    missing_arn: bool,
 }
 
 impl ConfigError {
@@ -151,6 +153,7 @@ impl ConfigError {
     pub fn new(message: impl Into<String>) -> Self {
         ConfigError {
             message: message.into(),
+            missing_arn: false,
         }
     }
 
@@ -208,7 +211,7 @@ pub struct ActivitySettings {
 /// ```
 pub fn load(cli: &Cli, activities: &[(String, ActivityDefaults)]) -> Result<Config, ConfigError> {
     let figment = Config::figment(cli, activities)?;
-    Config::from_figment(&figment, activities)
+    Config::extract_checked(&figment, activities, cli.local)
 }
 
 /// [`load`] without CLI flags, for a server embedded in an existing service.
@@ -238,6 +241,15 @@ impl Config {
         figment: &Figment,
         activities: &[(String, ActivityDefaults)],
     ) -> Result<Config, ConfigError> {
+        Config::extract_checked(figment, activities, false)
+    }
+
+    /// With `local`, an activity may lack an ARN: local mode creates one.
+    fn extract_checked(
+        figment: &Figment,
+        activities: &[(String, ActivityDefaults)],
+        local: bool,
+    ) -> Result<Config, ConfigError> {
         let mut config: Config = figment.extract().map_err(|e| {
             ConfigError::new(
                 e.into_iter()
@@ -250,7 +262,7 @@ impl Config {
         config.apply_precedence(&sources);
         config.endpoint_from_env()?;
         config.validate(&sources)?;
-        config.check_activities(activities, &sources)?;
+        config.check_activities(activities, &sources, local)?;
         Ok(config)
     }
 
@@ -421,6 +433,7 @@ impl Config {
         &self,
         activities: &[(String, ActivityDefaults)],
         src: &Sources<'_>,
+        local: bool,
     ) -> Result<(), ConfigError> {
         if activities.is_empty() {
             return Ok(());
@@ -454,8 +467,9 @@ impl Config {
             ));
         }
         for (name, defaults) in activities {
-            if let Err(e) = self.resolve(name, defaults, single, src) {
-                errors.push(e.message);
+            match self.resolve(name, defaults, single, src) {
+                Err(e) if !(local && e.missing_arn) => errors.push(e.message),
+                _ => {}
             }
         }
         ConfigError::join(errors)
@@ -488,18 +502,24 @@ impl Config {
         } else if let Some(arn) = defaults.arn.clone() {
             (arn, "arn".to_owned(), ATTRIBUTE.to_owned())
         } else if single {
-            return Err(ConfigError::new(
-                "no activity ARN: set `arn` in #[stefuna::activity], `activity_arn` in \
-                 stefuna.toml, STEFUNA_ACTIVITY_ARN or --activity-arn",
-            ));
+            return Err(ConfigError {
+                missing_arn: true,
+                ..ConfigError::new(
+                    "no activity ARN: set `arn` in #[stefuna::activity], `activity_arn` in \
+                     stefuna.toml, STEFUNA_ACTIVITY_ARN or --activity-arn",
+                )
+            });
         } else {
             let lower = name.to_lowercase();
-            return Err(ConfigError::new(format!(
-                "no activity ARN for activity `{name}`: set `arn` in its #[stefuna::activity], \
+            return Err(ConfigError {
+                missing_arn: true,
+                ..ConfigError::new(format!(
+                    "no activity ARN for activity `{name}`: set `arn` in its #[stefuna::activity], \
                  `activities.{lower}.activity_arn` in stefuna.toml or \
                  STEFUNA_ACTIVITIES__{}__ACTIVITY_ARN",
-                lower.to_uppercase()
-            )));
+                    lower.to_uppercase()
+                ))
+            });
         };
         // Say `arn` when the value came from the attribute argument of that name.
         let arn_key = if arn_src == ATTRIBUTE {
@@ -1401,6 +1421,10 @@ mod tests {
                 "no activity ARN: set `arn` in #[stefuna::activity], `activity_arn` in \
                  stefuna.toml, STEFUNA_ACTIVITY_ARN or --activity-arn"
             );
+            // --local creates the activity, so it needs no ARN; a bad one is still refused.
+            assert!(load(&cli(&["--local"]), &hello(None, None, None)).is_ok());
+            let err = load_err(&cli(&["--local"]), &hello(Some("nope"), None, None));
+            assert_mentions(&err, &["`arn` \"nope\"", "not an activity ARN"]);
             jail.set_env("STEFUNA_ACTIVITY_ARN", ARN);
             assert_eq!(
                 load(&cli(&[]), &hello(None, None, None))
