@@ -95,11 +95,11 @@ pub(crate) fn parse_machine(
     let mut index = HashMap::with_capacity(states_f.obj.len());
     for (name, sv) in states_f.obj {
         let at = states_f.at(name);
-        if name.is_empty() || name.chars().count() > 80 {
+        if name.is_empty() || name.chars().count() > 128 {
             return Err(error(
                 "INVALID_STATE_NAME",
                 at,
-                "state names must be 1 to 80 characters long",
+                "state names must be 1 to 128 characters long",
             ));
         }
         if !names.insert(name.clone()) {
@@ -400,6 +400,18 @@ mod tests {
         assert_eq!(
             (e.code.as_str(), e.path.as_str()),
             ("SCHEMA_VALIDATION_FAILED", "/States/A/Type")
+        );
+    }
+
+    #[test]
+    fn state_names_are_limited_to_128_characters() {
+        let long = "x".repeat(129);
+        let e = err(json!({"StartAt": long, "States": {long.clone(): {"Type": "Succeed"}}}));
+        assert_eq!(e.code, "INVALID_STATE_NAME");
+        let ok = "y".repeat(128);
+        assert!(
+            parse(&json!({"StartAt": ok, "States": {ok.clone(): {"Type": "Succeed"}}}).to_string())
+                .is_ok()
         );
     }
 

@@ -34,6 +34,12 @@ impl Template {
                 for (k, v) in obj {
                     let here = format!("{at}/{k}");
                     if let Some(name) = k.strip_suffix(".$") {
+                        if obj.contains_key(name) {
+                            return Err((
+                                here,
+                                format!("'{k}' and '{name}' both set the field '{name}'; keep one"),
+                            ));
+                        }
                         let Value::String(s) = v else {
                             return Err((
                                 here,
@@ -190,5 +196,8 @@ mod tests {
         let (at, _) = Template::compile(&json!({"x.$": "nope"}), "/P").unwrap_err();
         assert_eq!(at, "/P/x.$");
         assert!(Template::compile(&json!({"x.$": "States.Bad()"}), "/P").is_err());
+        let (at, msg) = Template::compile(&json!({"c": {"x.$": "$.a", "x": 1}}), "/P").unwrap_err();
+        assert_eq!(at, "/P/c/x.$");
+        assert!(msg.contains("both set"), "{msg}");
     }
 }
