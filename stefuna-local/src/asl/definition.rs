@@ -5,6 +5,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::choice::Choice;
+use super::context::Ctx;
 use super::fields::Fields;
 use super::intrinsics::Call;
 use super::path::Path;
@@ -53,15 +54,15 @@ impl IoPath {
         }
     }
 
-    /// Applies the path to a value.
-    pub(crate) fn apply(&self, v: Value) -> Result<Value, String> {
+    /// Applies the path to a value (`$$` paths read the context object instead).
+    pub(crate) fn apply(&self, v: Value, ctx: &Ctx<'_>) -> Result<Value, ErrorCause> {
         match self {
             IoPath::Null => Ok(Value::Object(Default::default())),
             IoPath::Path(p) if p.is_root() => Ok(v),
-            IoPath::Path(p) => p
-                .select(&v)
+            IoPath::Path(p) => ctx
+                .resolve(p, &v)
                 .map(|x| x.into_owned())
-                .ok_or_else(|| p.no_results()),
+                .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results())),
         }
     }
 }
@@ -81,7 +82,7 @@ impl ResultPath {
             None => Ok(ResultPath::At(Path::root())),
             Some(Value::Null) => Ok(ResultPath::Discard),
             Some(_) => Ok(ResultPath::At(
-                f.reference_path("ResultPath")?.expect("present"),
+                f.writable_path("ResultPath")?.expect("present"),
             )),
         }
     }

@@ -140,33 +140,22 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional JSONPath into the state's data (`null` and `$$` paths are not accepted).
+    /// An optional JSONPath (`null` is not accepted); `$$` paths read the context object.
     pub(crate) fn path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
         self.str(key)?
             .map(|s| {
-                let p = Path::parse(s).map_err(|e| {
+                Path::parse(s).map_err(|e| {
                     schema(
                         self.at(key),
                         format!("the value for the field '{key}' must be a valid JSONPath: {e}"),
                     )
-                })?;
-                self.no_context(key, p)
+                })
             })
             .transpose()
     }
 
-    /// An optional reference path (a path to a single node) into the state's data.
+    /// An optional reference path (a path to a single node).
     pub(crate) fn reference_path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
-        self.reference_or_context_path(key)?
-            .map(|p| self.no_context(key, p))
-            .transpose()
-    }
-
-    /// An optional reference path that may also read the context object (`$$`).
-    pub(crate) fn reference_or_context_path(
-        &self,
-        key: &str,
-    ) -> Result<Option<Path>, DefinitionError> {
         self.str(key)?
             .map(|s| {
                 Path::parse_reference(s).map_err(|e| {
@@ -181,16 +170,17 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    fn no_context(&self, key: &str, p: Path) -> Result<Path, DefinitionError> {
-        if p.is_context() {
-            return Err(schema(
+    /// An optional reference path that can be written to: not into the context object.
+    pub(crate) fn writable_path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
+        match self.reference_path(key)? {
+            Some(p) if p.is_context() => Err(schema(
                 self.at(key),
                 format!(
-                    "'{key}' must be a path into the state's data ($...), not the context object ($$...)"
+                    "'{key}' must be a path into the state's data ($...); the context object ($$...) is read-only"
                 ),
-            ));
+            )),
+            other => Ok(other),
         }
-        Ok(p)
     }
 }
 

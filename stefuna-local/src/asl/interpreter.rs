@@ -11,9 +11,9 @@ use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::context::{Ctx, ExecCtx};
+use super::context::{Ctx, ExecCtx, parse_timestamp};
 use super::definition::{
-    Definition, IoPath, Kind, Machine, Results, Seconds, State, Text, Transition, Wait,
+    Definition, IoPath, Kind, Machine, MapState, Results, Seconds, State, Text, Transition, Wait,
 };
 use super::retry::{RetryCounts, matches};
 use super::template::Template;
@@ -74,6 +74,11 @@ fn effective<'v>(
 ) -> Result<Cow<'v, Value>, ErrorCause> {
     let selected = match input_path {
         IoPath::Null => Cow::Owned(Value::Object(Default::default())),
+        IoPath::Path(p) if p.is_context() => Cow::Owned(
+            ctx.resolve(p, raw)
+                .ok_or_else(|| runtime(p.no_results()))?
+                .into_owned(),
+        ),
         IoPath::Path(p) => p.select(raw).ok_or_else(|| runtime(p.no_results()))?,
     };
     match parameters {
@@ -89,11 +94,13 @@ fn select_result(results: &Results, result: Value, ctx: &Ctx<'_>) -> Result<Valu
     }
 }
 
-fn seconds(s: &Seconds, input: &Value, what: &str) -> Result<u64, ErrorCause> {
+fn seconds(s: &Seconds, input: &Value, ctx: &Ctx<'_>, what: &str) -> Result<u64, ErrorCause> {
     match s {
         Seconds::Fixed(n) => Ok(*n),
         Seconds::Path(p) => {
-            let v = p.select(input).ok_or_else(|| runtime(p.no_results()))?;
+            let v = ctx
+                .resolve(p, input)
+                .ok_or_else(|| runtime(p.no_results()))?;
             v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
                 runtime(format!(
                     "the value of {what} at '{}' must be a positive integer, found {v}",
@@ -219,11 +226,13 @@ impl Exec {
                     };
                     result_path.apply(&raw, res)?
                 };
-                (output(st, out)?, Self::next_of(st))
+                (output(&self.ctx, st, entered, out)?, Self::next_of(st))
             }
             Kind::Succeed => {
-                let out = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
-                (output(st, out)?, None)
+                let out = st
+                    .input_path
+                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
+                (output(&self.ctx, st, entered, out)?, None)
             }
             Kind::Fail { error, cause } => {
                 let ctx = Ctx::new(&self.ctx, &st.name, entered);
@@ -231,7 +240,9 @@ impl Exec {
                 return Err(e);
             }
             Kind::Choice(choice) => {
-                let eff = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
+                let eff = st
+                    .input_path
+                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
                 let next = {
                     let ctx = Ctx::new(&self.ctx, &st.name, entered);
                     choice.select(&eff, &ctx)?
@@ -245,32 +256,17 @@ impl Exec {
                         ),
                     ));
                 };
-                (output(st, eff)?, Some(next))
+                (output(&self.ctx, st, entered, eff)?, Some(next))
             }
             Kind::Wait(wait) => {
-                let eff = IoPath::apply(&st.input_path, raw).map_err(runtime)?;
-                let d = match wait {
-                    Wait::Seconds(s) => Duration::from_secs(*s),
-                    Wait::SecondsPath(p) => {
-                        let v = p.select(&eff).ok_or_else(|| runtime(p.no_results()))?;
-                        let s = v.as_u64().ok_or_else(|| {
-                            runtime(format!("the SecondsPath '{}' must select a non-negative integer, found {v}", p.text()))
-                        })?;
-                        Duration::from_secs(s)
-                    }
-                    Wait::Timestamp(t) => until(*t, self.host.now()),
-                    Wait::TimestampPath(p) => {
-                        let v = p.select(&eff).ok_or_else(|| runtime(p.no_results()))?;
-                        let t = v.as_str().and_then(super::context::parse_timestamp).ok_or_else(|| {
-                            runtime(format!("the TimestampPath '{}' must select an RFC 3339 timestamp, found {v}", p.text()))
-                        })?;
-                        until(t, self.host.now())
-                    }
-                };
+                let eff = st
+                    .input_path
+                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
+                let d = self.wait_duration(st, wait, &eff, entered)?;
                 if !d.is_zero() {
                     self.host.sleep(d).await;
                 }
-                (output(st, eff)?, Self::next_of(st))
+                (output(&self.ctx, st, entered, eff)?, Self::next_of(st))
             }
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                 let results = match &st.kind {
@@ -288,7 +284,7 @@ impl Exec {
                         _ => self.map_attempt(st, &raw, entered).await,
                     };
                     let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
-                        Ok(out) => break (output(st, out)?, Self::next_of(st)),
+                        Ok(out) => break (output(&self.ctx, st, entered, out)?, Self::next_of(st)),
                         Err(e) => e,
                     };
                     if err.error == RUNTIME {
@@ -315,6 +311,41 @@ impl Exec {
         };
         self.exited(st, &output)?;
         Ok((output, next))
+    }
+
+    /// How long a Wait state waits, from now on the host's clock.
+    fn wait_duration(
+        &self,
+        st: &State,
+        wait: &Wait,
+        eff: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Duration, ErrorCause> {
+        let ctx = Ctx::new(&self.ctx, &st.name, entered);
+        Ok(match wait {
+            Wait::Seconds(s) => Duration::from_secs(*s),
+            Wait::SecondsPath(p) => {
+                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
+                let s = v.as_u64().ok_or_else(|| {
+                    runtime(format!(
+                        "the SecondsPath '{}' must select a non-negative integer, found {v}",
+                        p.text()
+                    ))
+                })?;
+                Duration::from_secs(s)
+            }
+            Wait::Timestamp(t) => until(*t, self.host.now()),
+            Wait::TimestampPath(p) => {
+                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
+                let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
+                    runtime(format!(
+                        "the TimestampPath '{}' must select an RFC 3339 timestamp, found {v}",
+                        p.text()
+                    ))
+                })?;
+                until(t, self.host.now())
+            }
+        })
     }
 
     async fn task_attempt(
@@ -347,12 +378,12 @@ impl Exec {
                 heartbeat_seconds: task
                     .heartbeat
                     .as_ref()
-                    .map(|s| seconds(s, raw, "HeartbeatSecondsPath"))
+                    .map(|s| seconds(s, raw, &ctx, "HeartbeatSecondsPath"))
                     .transpose()?,
                 timeout_seconds: task
                     .timeout
                     .as_ref()
-                    .map(|s| seconds(s, raw, "TimeoutSecondsPath"))
+                    .map(|s| seconds(s, raw, &ctx, "TimeoutSecondsPath"))
                     .transpose()?,
                 state_name: st.name.clone(),
             }
@@ -395,17 +426,17 @@ impl Exec {
         }
     }
 
-    async fn map_attempt(
+    /// Each Map iteration's input: the items at ItemsPath, through ItemSelector if any.
+    fn map_inputs(
         &self,
         st: &State,
+        map: &MapState,
         raw: &Value,
         entered: OffsetDateTime,
-    ) -> Result<Value, ErrorCause> {
-        let Kind::Map(map) = &st.kind else {
-            unreachable!("map state")
-        };
-        let eff = IoPath::apply(&st.input_path, raw.clone()).map_err(runtime)?;
-        let items = match map.items_path.select(&eff) {
+    ) -> Result<Vec<Value>, ErrorCause> {
+        let ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let eff = st.input_path.apply(raw.clone(), &ctx)?;
+        let items = match ctx.resolve(&map.items_path, &eff) {
             Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
             Some(Cow::Owned(Value::Array(a))) => a,
             Some(other) => {
@@ -417,18 +448,28 @@ impl Exec {
             }
             None => return Err(runtime(map.items_path.no_results())),
         };
+        let Some(sel) = &map.item_selector else {
+            return Ok(items);
+        };
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            inputs.push(match &map.item_selector {
-                Some(sel) => {
-                    let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
-                    ctx.map_item = Some((i, item));
-                    sel.eval(&eff, &ctx)?
-                }
-                None => item.clone(),
-            });
+            let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+            ctx.map_item = Some((i, item));
+            inputs.push(sel.eval(&eff, &ctx)?);
         }
-        drop(items);
+        Ok(inputs)
+    }
+
+    async fn map_attempt(
+        &self,
+        st: &State,
+        raw: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, ErrorCause> {
+        let Kind::Map(map) = &st.kind else {
+            unreachable!("map state")
+        };
+        let inputs = self.map_inputs(st, map, raw, entered)?;
         let n = inputs.len();
         self.record(
             "MapStateStarted",
@@ -485,8 +526,13 @@ impl Exec {
     }
 }
 
-fn output(st: &State, v: Value) -> Result<Value, ErrorCause> {
-    st.output_path.apply(v).map_err(runtime)
+fn output(
+    ex: &ExecCtx,
+    st: &State,
+    entered: OffsetDateTime,
+    v: Value,
+) -> Result<Value, ErrorCause> {
+    st.output_path.apply(v, &Ctx::new(ex, &st.name, entered))
 }
 
 fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {

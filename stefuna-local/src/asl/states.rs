@@ -354,7 +354,7 @@ fn text(f: &Fields<'_>, key: &str) -> Result<Option<Text>, DefinitionError> {
             })?)))
         }
         (None, Some(_)) => Ok(Some(Text::Path(
-            f.reference_or_context_path(&path_key)?.expect("present"),
+            f.reference_path(&path_key)?.expect("present"),
         ))),
         (None, None) => Ok(None),
     }

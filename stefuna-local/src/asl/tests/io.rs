@@ -155,17 +155,35 @@ fn oversized_state_output_fails_with_data_limit_exceeded() {
 }
 
 #[test]
-fn data_paths_cannot_read_the_context_object() {
-    for (field, value) in [
-        ("InputPath", "$$.Execution.Input"),
-        ("ResultPath", "$$.x"),
-        ("OutputPath", "$$.State"),
-    ] {
-        let def =
-            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, field: value}}});
-        let e = parse(&def.to_string()).unwrap_err();
-        assert_eq!(e.path, format!("/States/P/{field}"));
-    }
+fn result_path_cannot_write_the_context_object() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "ResultPath": "$$.x"}}});
+    let e = parse(&def.to_string()).unwrap_err();
+    assert_eq!(e.path, "/States/P/ResultPath");
+}
+
+#[test]
+fn data_paths_can_read_the_context_object() {
+    let host = FakeHost::echo();
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "InputPath": "$$.Execution.Id", "ResultPath": "$.id", "Next": "W"},
+        "W": {"Type": "Wait", "SecondsPath": "$$.Execution.Input.s", "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$$.Execution.Input.items", "OutputPath": "$$.State.Name", "End": true,
+              "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}
+    }});
+    let out = exec(def, json!({"s": 2, "items": [1]}), &host).unwrap();
+    assert_eq!(out, json!("M"));
+    assert_eq!(host.sleeps(), vec![2.0]);
+    let events = host.events.lock().unwrap();
+    let exited = events
+        .iter()
+        .find(|e| e.event_type == "PassStateExited")
+        .unwrap();
+    let output: serde_json::Value =
+        serde_json::from_str(exited.details["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        output["id"],
+        "arn:aws:states:us-east-1:123456789012:execution:sm:ex1"
+    );
 }
 
 #[test]
