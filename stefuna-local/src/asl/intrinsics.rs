@@ -666,6 +666,13 @@ mod tests {
     }
 
     #[test]
+    fn path_arguments_may_hold_filters() {
+        let input = json!({"outs": [{"k": "A", "v": 1}, {"k": "B", "v": 2}]});
+        let v = eval("States.ArrayGetItem($.outs[?(@.k == 'B')].v, 0)", input);
+        assert_eq!(v.unwrap(), json!(2));
+    }
+
+    #[test]
     fn missing_path_is_a_runtime_error() {
         assert_eq!(
             eval("States.Format('{}', $.nope)", json!({}))

@@ -11,6 +11,7 @@ mod context;
 mod definition;
 mod dupes;
 mod fields;
+mod filter;
 mod interpreter;
 mod intrinsics;
 mod parse;
