@@ -213,10 +213,10 @@ fn parse_rule(f: &Fields<'_>, top: bool) -> Result<Rule, DefinitionError> {
         )?)));
     }
     let var = match f.get("Variable") {
-        Some(Value::String(s)) => Path::parse(s).map_err(|e| {
+        Some(Value::String(s)) => Path::parse_reference(s).map_err(|e| {
             schema(
                 f.at("Variable"),
-                format!("the value for the field 'Variable' must be a valid JSONPath: {e}"),
+                format!("the value for the field 'Variable' must be a valid reference path: {e}"),
             )
         })?,
         Some(other) => {
@@ -260,10 +260,10 @@ fn parse_test(op: &str, value: &Value, at: &str) -> Result<Test, DefinitionError
         let Value::String(s) = value else {
             return Err(bad("a string holding a path"));
         };
-        let p = Path::parse(s).map_err(|e| {
+        let p = Path::parse_reference(s).map_err(|e| {
             schema(
                 at,
-                format!("the value for the field '{op}' must be a valid JSONPath: {e}"),
+                format!("the value for the field '{op}' must be a valid reference path: {e}"),
             )
         })?;
         return Ok(match split_op(base) {
@@ -727,6 +727,14 @@ mod tests {
             bad(json!({"Variable": "a", "IsNull": true})).path,
             "/r/Variable"
         );
+        let intrinsic = json!({"Variable": "States.ArrayLength($.a)", "NumericEquals": 1});
+        assert_eq!(bad(intrinsic).path, "/r/Variable");
+        assert_eq!(
+            bad(json!({"Variable": "$.a[*]", "IsNull": true})).path,
+            "/r/Variable"
+        );
+        let wild = json!({"Variable": "$.a", "NumericEqualsPath": "$.b[*]"});
+        assert_eq!(bad(wild).path, "/r/NumericEqualsPath");
         assert_eq!(
             bad(json!({"Variable": "$.a", "StringEquals": "x", "IsNull": true})).path,
             "/r"

@@ -254,5 +254,5 @@ pub(crate) fn is_activity_arn(resource: &str) -> bool {
     };
     let parts: Vec<&str> = rest.splitn(4, ':').collect();
     matches!(parts.as_slice(), [region, account, "activity", name]
-        if !region.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
+        if !region.is_empty() && !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
 }

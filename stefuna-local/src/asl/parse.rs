@@ -217,7 +217,7 @@ mod tests {
         assert!(!is_activity_arn(
             "arn:aws:lambda:us-east-1:123456789012:function:f"
         ));
-        assert!(!is_activity_arn("arn:aws:states:us-east-1:1234:activity:x"));
+        assert!(!is_activity_arn("arn:aws:states:us-east-1::activity:x"));
     }
 
     #[test]
