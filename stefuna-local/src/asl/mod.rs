@@ -4,6 +4,19 @@
 //! The interpreter knows nothing of HTTP, tokens or queues: everything that touches the outside
 //! (activity tasks, timers, the history) goes through [`Host`], implemented by the service.
 //!
+//! What is supported, following AWS's documented behaviour:
+//!
+//! - States: Task (activity resources only; other resources fail with `States.Runtime`), Pass,
+//!   Wait, Choice, Succeed, Fail, Parallel, Map (inline; `Iterator` or `ItemProcessor`).
+//! - Input/output: InputPath, Parameters/ItemSelector, ResultSelector, ResultPath, OutputPath;
+//!   `$$` context paths; JSONPath with fields, indexes, wildcards, slices and filters.
+//! - Intrinsics: every `States.*` function except `States.Hash`.
+//! - Retry (with MaxDelaySeconds and FULL jitter) and Catch on Task, Parallel and Map.
+//! - Validation with AWS's problem codes and the path of the problem (see [`DefinitionError`]).
+//!
+//! Module map: `parse`/`states` (definition → model in `definition`), `path`/`filter` (JSONPath),
+//! `template`/`intrinsics`/`context` (payload templates), `choice`, `retry`, `interpreter`.
+//!
 //! INTERFACE (shared by the `asl` module and the service; change only by agreement):
 
 mod choice;
