@@ -209,6 +209,20 @@ impl Exec {
 
     /// Runs one state: its output and the next state's index (`None` at the end).
     async fn step(&self, st: &State, raw: Value) -> Result<(Value, Option<usize>), ErrorCause> {
+        let Some(aborted) = aborted_type(st) else {
+            return self.step_inner(st, raw).await;
+        };
+        let mut guard = AbortGuard::new(self, aborted, None, Value::Null);
+        let result = self.step_inner(st, raw).await;
+        guard.disarm();
+        result
+    }
+
+    async fn step_inner(
+        &self,
+        st: &State,
+        raw: Value,
+    ) -> Result<(Value, Option<usize>), ErrorCause> {
         let entered = self.entered(st, &raw);
         let (output, next) = match &st.kind {
             Kind::Pass {
@@ -488,7 +502,15 @@ impl Exec {
                 Some("mapIterationStartedEventDetails"),
                 details.clone(),
             );
-            match self.run_machine(&map.processor, input).await {
+            let mut guard = AbortGuard::new(
+                self,
+                "MapIterationAborted",
+                Some("mapIterationAbortedEventDetails"),
+                details.clone(),
+            );
+            let result = self.run_machine(&map.processor, input).await;
+            guard.disarm();
+            match result {
                 Ok(v) => {
                     self.record(
                         "MapIterationSucceeded",
@@ -541,6 +563,57 @@ fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
         Duration::try_from(d).unwrap_or_default()
     } else {
         Duration::ZERO
+    }
+}
+
+/// Records `event` if dropped while armed: the state (or Map iteration) was still running when
+/// the execution was stopped, timed out, or a sibling branch or iteration failed.
+struct AbortGuard<'a> {
+    exec: &'a Exec,
+    event: &'static str,
+    details_key: Option<&'static str>,
+    details: Value,
+    armed: bool,
+}
+
+impl<'a> AbortGuard<'a> {
+    fn new(
+        exec: &'a Exec,
+        event: &'static str,
+        details_key: Option<&'static str>,
+        details: Value,
+    ) -> Self {
+        AbortGuard {
+            exec,
+            event,
+            details_key,
+            details,
+            armed: true,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let details = std::mem::take(&mut self.details);
+            self.exec.record(self.event, self.details_key, details);
+        }
+    }
+}
+
+/// The event for a state still running when the execution ends; only states that wait have one.
+fn aborted_type(st: &State) -> Option<&'static str> {
+    match st.type_name {
+        "Task" => Some("TaskStateAborted"),
+        "Wait" => Some("WaitStateAborted"),
+        "Parallel" => Some("ParallelStateAborted"),
+        "Map" => Some("MapStateAborted"),
+        _ => None,
     }
 }
 

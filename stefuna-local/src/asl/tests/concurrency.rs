@@ -19,6 +19,16 @@ type Gate = (Value, oneshot::Sender<Result<Value, ErrorCause>>);
 /// A host whose activities finish only when the test says so, to observe concurrency.
 struct GatedHost {
     pending: Mutex<Vec<Gate>>,
+    events: Mutex<Vec<Event>>,
+}
+
+impl GatedHost {
+    fn new() -> Arc<Self> {
+        Arc::new(GatedHost {
+            pending: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 impl Host for GatedHost {
@@ -37,15 +47,15 @@ impl Host for GatedHost {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH
     }
-    fn record(&self, _: Event) {}
+    fn record(&self, event: Event) {
+        self.events.lock().unwrap().push(event);
+    }
 }
 
 /// Runs `def` on a local pool; answers activities in reverse order of arrival, `batch` at a
 /// time, and returns the result plus the largest number of activities seen pending at once.
 fn run_gated(def: Value, input: Value) -> (Result<Value, ErrorCause>, usize) {
-    let host = Arc::new(GatedHost {
-        pending: Mutex::new(Vec::new()),
-    });
+    let host = GatedHost::new();
     let result = Arc::new(Mutex::new(None));
     let mut pool = LocalPool::new();
     let (h, r) = (host.clone() as Arc<dyn Host>, result.clone());
@@ -109,4 +119,45 @@ fn parallel_branches_run_concurrently_in_branch_order() {
         json!([{"done": {"b": "a"}}, {"done": {"b": "b"}}])
     );
     assert_eq!(max_pending, 2);
+}
+
+#[test]
+fn a_failed_map_item_aborts_the_items_still_running() {
+    let host = GatedHost::new();
+    let result = Arc::new(Mutex::new(None));
+    let mut pool = LocalPool::new();
+    let (h, r) = (host.clone() as Arc<dyn Host>, result.clone());
+    let m = machine(map_def(json!({})));
+    pool.spawner()
+        .spawn_local(async move {
+            *r.lock().unwrap() = Some(run(m, json!({"items": [0, 1]}), info(), h).await);
+        })
+        .unwrap();
+    pool.run_until_stalled();
+    let mut pending = std::mem::take(&mut *host.pending.lock().unwrap());
+    assert_eq!(pending.len(), 2);
+    let failing = pending
+        .iter()
+        .position(|(input, _)| *input == json!(1))
+        .unwrap();
+    let (_, tx) = pending.remove(failing);
+    tx.send(Err(ErrorCause::new("Item.Failed", "no"))).unwrap();
+    pool.run_until_stalled();
+    let out = result
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the map should have failed");
+    assert_eq!(out.unwrap_err().error, "Item.Failed");
+    let events = host.events.lock().unwrap();
+    let aborted: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "MapIterationAborted")
+        .collect();
+    assert_eq!(aborted.len(), 1);
+    assert_eq!(aborted[0].details, json!({"name": "M", "index": 0}));
+    assert!(events.iter().any(|e| e.event_type == "TaskStateAborted"));
+    assert_eq!(events.last().unwrap().event_type, "MapStateFailed");
+    // the item still running was dropped, not answered
+    drop(pending);
 }

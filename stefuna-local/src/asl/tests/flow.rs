@@ -220,3 +220,39 @@ fn map_items_path_must_be_an_array() {
     let err = exec(map_def(json!({})), json!({"items": {"a": 1}}), &host).unwrap_err();
     assert_eq!(err.error, "States.Runtime");
 }
+
+#[test]
+fn dropping_the_execution_aborts_the_running_state() {
+    let host = FakeHost::echo();
+    host.hang_sleeps
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let def =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}});
+    let dyn_host: std::sync::Arc<dyn crate::asl::Host> = host.clone();
+    let fut = crate::asl::run(machine(def), json!({}), info(), dyn_host);
+    assert!(
+        futures::FutureExt::now_or_never(fut).is_none(),
+        "the wait should still be pending"
+    );
+    assert_eq!(host.event_types(), ["WaitStateEntered", "WaitStateAborted"]);
+}
+
+#[test]
+fn a_failed_branch_aborts_the_other_branches() {
+    let host = FakeHost::new(|_| Err(fail_with("Boom")));
+    host.hang_sleeps
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}},
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": ARN, "End": true}}}
+    ]}}});
+    assert_eq!(exec(def, json!({}), &host).unwrap_err().error, "Boom");
+    let types = host.event_types();
+    assert!(types.contains(&"WaitStateAborted"), "{types:?}");
+    assert!(!types.contains(&"WaitStateExited"), "{types:?}");
+    assert!(
+        !types.contains(&"TaskStateAborted"),
+        "a failed state is not aborted: {types:?}"
+    );
+    assert_eq!(types.last(), Some(&"ParallelStateFailed"));
+}

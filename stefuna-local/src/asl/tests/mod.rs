@@ -6,6 +6,7 @@ mod errors;
 mod flow;
 mod io;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub(super) struct FakeHost {
     sleeps: Mutex<Vec<Duration>>,
     events: Mutex<Vec<Event>>,
     now: OffsetDateTime,
+    /// Sleeps never end (to stop an execution in the middle of a Wait).
+    hang_sleeps: AtomicBool,
 }
 
 impl FakeHost {
@@ -39,6 +42,7 @@ impl FakeHost {
             sleeps: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
             now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            hang_sleeps: AtomicBool::new(false),
         })
     }
 
@@ -79,6 +83,9 @@ impl Host for FakeHost {
 
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
         self.sleeps.lock().unwrap().push(d);
+        if self.hang_sleeps.load(Ordering::SeqCst) {
+            return futures::future::pending().boxed();
+        }
         futures::future::ready(()).boxed()
     }
 
