@@ -29,6 +29,7 @@ enum Func {
     MathAdd,
     StringSplit,
     Uuid,
+    Hash,
 }
 
 impl Func {
@@ -51,6 +52,7 @@ impl Func {
             "States.MathAdd" => Func::MathAdd,
             "States.StringSplit" => Func::StringSplit,
             "States.UUID" => Func::Uuid,
+            "States.Hash" => Func::Hash,
             _ => return None,
         })
     }
@@ -71,7 +73,8 @@ impl Func {
             | Func::ArrayContains
             | Func::ArrayGetItem
             | Func::MathAdd
-            | Func::StringSplit => (2, 2),
+            | Func::StringSplit
+            | Func::Hash => (2, 2),
             Func::ArrayRange | Func::JsonMerge => (3, 3),
             Func::MathRandom => (2, 3),
         }
@@ -146,11 +149,6 @@ impl Parser<'_> {
         let name = &self.s[start..self.i];
         let func = match Func::from_name(name) {
             Some(f) => f,
-            None if name == "States.Hash" => {
-                return Err(
-                    "intrinsic function States.Hash is not supported by stefuna-local".into(),
-                );
-            }
             None => return Err(format!("unknown intrinsic function '{name}'")),
         };
         self.ws();
@@ -434,6 +432,24 @@ impl Call {
                 )
             }
             Func::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
+            Func::Hash => {
+                let data = as_str(self, &vals[0])?;
+                if data.chars().count() > 10_000 {
+                    return Err(fail(
+                        self,
+                        "the data to hash is longer than 10000 characters",
+                    ));
+                }
+                let algorithm = as_str(self, &vals[1])?;
+                Value::String(super::hash::hex_digest(algorithm, data.as_bytes()).ok_or_else(
+                    || {
+                        fail(
+                            self,
+                            format!("unknown algorithm '{algorithm}'; accepted: MD5, SHA-1, SHA-256, SHA-384, SHA-512"),
+                        )
+                    },
+                )?)
+            }
         })
     }
 }
@@ -657,6 +673,23 @@ mod tests {
     }
 
     #[test]
+    fn hash_hex_digests() {
+        let v = eval("States.Hash($.d, 'SHA-256')", json!({"d": "abc"})).unwrap();
+        assert_eq!(
+            v,
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        let v = eval("States.Hash('abc', 'MD5')", json!({})).unwrap();
+        assert_eq!(v, json!("900150983cd24fb0d6963f7d28e17f72"));
+        assert_eq!(
+            eval("States.Hash('abc', 'CRC')", json!({}))
+                .unwrap_err()
+                .error,
+            FAILURE
+        );
+    }
+
+    #[test]
     fn nested_calls_and_paths_with_commas() {
         let v = eval(
             "States.Format('{}', States.JsonToString($['a,b']))",
@@ -691,7 +724,6 @@ mod tests {
             "States.UUID(1)",
             "States.MathAdd(1)",
             "States.Array(1) extra",
-            "States.Hash('a', 'MD5')",
             "States.Array(foo)",
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");

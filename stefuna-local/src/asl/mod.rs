@@ -10,7 +10,8 @@
 //!   Wait, Choice, Succeed, Fail, Parallel, Map (inline; `Iterator` or `ItemProcessor`).
 //! - Input/output: InputPath, Parameters/ItemSelector, ResultSelector, ResultPath, OutputPath;
 //!   `$$` context paths; JSONPath with fields, indexes, wildcards, slices and filters.
-//! - Intrinsics: every `States.*` function except `States.Hash`.
+//! - Intrinsics: every `States.*` function (Format, StringToJson, JsonToString, Array*, Base64*,
+//!   Hash, JsonMerge, Math*, StringSplit, UUID).
 //! - Retry (with MaxDelaySeconds and FULL jitter) and Catch on Task, Parallel and Map.
 //! - Validation with AWS's problem codes and the path of the problem (see [`DefinitionError`]).
 //!
@@ -25,6 +26,7 @@ mod definition;
 mod dupes;
 mod fields;
 mod filter;
+mod hash;
 mod interpreter;
 mod intrinsics;
 mod parse;
