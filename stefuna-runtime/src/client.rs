@@ -1,0 +1,265 @@
+//! The Step Functions clients: one for the long poll, one for everything else, and the error
+//! classes the runtime acts on.
+//!
+//! Credentials come from aws-config's default chain (environment, profile, SSO, container and
+//! instance roles). When the endpoint is a loopback address (stefuna-local, LocalStack) and the
+//! environment holds no `AWS_ACCESS_KEY_ID`, static placeholder credentials are used instead, so
+//! local runs and tests need no AWS setup.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::config::retry::RetryConfig;
+use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Read timeout of `GetActivityTask`: above the 60 s AWS holds a long poll open.
+pub(crate) const POLL_READ_TIMEOUT: Duration = Duration::from_secs(70);
+/// Attempt timeout of `GetActivityTask`.
+pub(crate) const POLL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(75);
+/// Read and attempt timeout of every other call.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The two clients of one region/endpoint.
+///
+/// The SDK's own retries are off on both: the runtime loops itself (with backoff and jitter) so a
+/// poll is never silently re-sent and a result is retried until it lands or the token is dead.
+#[derive(Clone, Debug)]
+pub(crate) struct Clients {
+    /// For `GetActivityTask`.
+    pub(crate) poll: Client,
+    /// For `SendTask*`.
+    pub(crate) call: Client,
+}
+
+impl Clients {
+    /// Clients derived from a caller's client (its credentials, region and endpoint kept).
+    pub(crate) fn from_client(client: &Client) -> Clients {
+        let base = client.config().to_builder();
+        Clients {
+            poll: Client::from_conf(
+                base.clone()
+                    .timeout_config(poll_timeouts())
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+            call: Client::from_conf(
+                base.timeout_config(call_timeouts())
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            ),
+        }
+    }
+
+    /// Clients for `region`, with `endpoint_url` when set, credentials from the default chain.
+    pub(crate) async fn load(region: &str, endpoint_url: Option<&str>) -> Clients {
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+            if is_loopback(url) && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(Credentials::new(
+                    "stefuna-local",
+                    "stefuna-local",
+                    None,
+                    None,
+                    "stefuna-loopback",
+                ));
+            }
+        }
+        let sdk = loader.load().await;
+        check_credentials(&sdk).await;
+        Clients::from_client(&Client::new(&sdk))
+    }
+}
+
+fn poll_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(POLL_READ_TIMEOUT)
+        .operation_attempt_timeout(POLL_ATTEMPT_TIMEOUT)
+        .operation_timeout(POLL_ATTEMPT_TIMEOUT)
+        .build()
+}
+
+fn call_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(CALL_TIMEOUT)
+        .operation_attempt_timeout(CALL_TIMEOUT)
+        .operation_timeout(CALL_TIMEOUT)
+        .build()
+}
+
+/// Logs one clear line when no credentials can be found; the pollers then keep retrying with
+/// backoff (credentials may appear later, e.g. an instance role still being attached).
+async fn check_credentials(sdk: &aws_config::SdkConfig) {
+    use aws_credential_types::provider::ProvideCredentials;
+    match sdk.credentials_provider() {
+        None => tracing::error!(
+            "no AWS credentials provider configured; Step Functions calls will fail until \
+             credentials are available (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE \
+             or an instance role)"
+        ),
+        Some(p) => {
+            if let Err(e) = p.provide_credentials().await {
+                tracing::error!(
+                    error = %DisplayErrorContext(&e),
+                    "no AWS credentials found; Step Functions calls will fail until credentials \
+                     are available (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an \
+                     instance role)"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `url`'s host is a loopback address or `localhost`.
+pub(crate) fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What the runtime does about a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// The task token is no longer accepted (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`).
+    TokenDead,
+    /// Throttling, 5xx, timeouts, network: try again later.
+    Transient,
+    /// A request Step Functions will never accept (validation, access denied).
+    Permanent,
+}
+
+const DEAD_TOKEN_CODES: &[&str] = &["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalServerError",
+];
+
+/// Classifies a failed SDK call.
+pub(crate) fn classify<E, R>(err: &SdkError<E, R>) -> ErrorClass
+where
+    E: ProvideErrorMetadata,
+    R: HasStatus,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            if DEAD_TOKEN_CODES.contains(&code) {
+                ErrorClass::TokenDead
+            } else if THROTTLING_CODES.contains(&code)
+                || se.raw().status() >= 500
+                || se.raw().status() == 429
+            {
+                ErrorClass::Transient
+            } else {
+                ErrorClass::Permanent
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorClass::Transient
+        }
+        // Construction failures include missing credentials, which may appear later.
+        _ => ErrorClass::Transient,
+    }
+}
+
+/// The error code of a service error, if any (for logs and metrics).
+pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    match err {
+        SdkError::ServiceError(se) => se.err().code().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// A one-line description of a failed call with its causes.
+pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    DisplayErrorContext(err).to_string()
+}
+
+/// The HTTP status of a raw response.
+pub(crate) trait HasStatus {
+    /// The status code.
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Exponential backoff with full jitter: attempt 0 waits up to `base`, doubling up to `cap`.
+pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(20)));
+    let ceiling = exp.min(cap);
+    // Full jitter, but never less than half the ceiling, so retries never turn into a hot loop.
+    let half = ceiling / 2;
+    half + ceiling.mul_f64(fastrand::f64()) / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        for url in [
+            "http://127.0.0.1:4566",
+            "http://localhost:8083/",
+            "http://[::1]:9/x",
+            "https://user@127.0.0.2",
+            "127.0.0.1:80",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://states.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4566",
+            "http://localhost.example.com",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(30);
+        for _ in 0..100 {
+            let first = backoff(0, base, cap);
+            assert!(first >= base / 2 && first <= base, "{first:?}");
+            let tenth = backoff(10, base, cap);
+            assert!(tenth >= cap / 2 && tenth <= cap, "{tenth:?}");
+            assert!(backoff(u32::MAX, base, cap) <= cap);
+        }
+        let third = backoff(3, base, cap);
+        assert!(third >= Duration::from_millis(400) && third <= Duration::from_millis(800));
+    }
+}

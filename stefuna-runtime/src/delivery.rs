@@ -1,0 +1,186 @@
+//! Delivering a task's result: `SendTaskSuccess` / `SendTaskFailure`, retried with backoff on
+//! throttling, 5xx, timeouts and network errors until it lands or the token is dead.
+
+use std::time::Duration;
+
+use stefuna_core::{TaskError, TaskToken, names};
+
+use crate::client::{ErrorClass, backoff, classify, describe, error_code};
+use crate::metrics::Event;
+use crate::pool::{ActivityPool, Shared};
+
+const RETRY_BASE: Duration = Duration::from_millis(100);
+const RETRY_CAP: Duration = Duration::from_secs(20);
+
+/// How a delivery ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    /// Step Functions took it.
+    Sent,
+    /// The token is dead (the task timed out, was stopped, or the token is invalid).
+    TokenDead(String),
+    /// Step Functions refused the request for good, or the server exited first.
+    Failed(String),
+}
+
+/// Sends `result` for `token`, retrying transient errors. Every outcome is logged; none is
+/// silent.
+pub(crate) async fn deliver(
+    shared: &Shared,
+    pool: &ActivityPool,
+    token: &TaskToken,
+    result: Result<String, TaskError>,
+) -> Delivered {
+    match result {
+        Ok(output) => {
+            let sent = send_success(shared, pool, token, &output).await;
+            match sent {
+                Delivered::Sent => {
+                    shared.metrics.record(&pool.name, Event::Succeeded);
+                    tracing::info!("task succeeded");
+                    sent
+                }
+                // Step Functions refused the output itself: tell the state machine rather than
+                // leave the task to time out.
+                Delivered::Failed(why) if !shared.shutdown.exit.is_cancelled() => {
+                    let err = TaskError::new(
+                        names::INVALID_OUTPUT,
+                        format!("step functions refused the task output: {why}"),
+                    );
+                    Box::pin(send_failure(shared, pool, token, err)).await
+                }
+                other => other,
+            }
+        }
+        Err(err) => send_failure(shared, pool, token, err).await,
+    }
+}
+
+async fn send_success(
+    shared: &Shared,
+    pool: &ActivityPool,
+    token: &TaskToken,
+    output: &str,
+) -> Delivered {
+    let res = retry(shared, pool, "SendTaskSuccess", move || async move {
+        pool.clients
+            .call
+            .send_task_success()
+            .task_token(token.as_str())
+            .output(output)
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await;
+    report(shared, pool, "SendTaskSuccess", res)
+}
+
+async fn send_failure(
+    shared: &Shared,
+    pool: &ActivityPool,
+    token: &TaskToken,
+    err: TaskError,
+) -> Delivered {
+    let err = err.truncated();
+    let name = err.error().to_owned();
+    let err = &err;
+    let res = retry(shared, pool, "SendTaskFailure", move || async move {
+        pool.clients
+            .call
+            .send_task_failure()
+            .task_token(token.as_str())
+            .error(err.error())
+            .cause(err.cause())
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await;
+    let delivered = report(shared, pool, "SendTaskFailure", res);
+    if delivered == Delivered::Sent {
+        shared.metrics.record(&pool.name, Event::Failed(&name));
+        tracing::info!(error = %name, "task failed");
+    }
+    delivered
+}
+
+fn report(
+    shared: &Shared,
+    pool: &ActivityPool,
+    operation: &str,
+    res: Result<(), Delivered>,
+) -> Delivered {
+    match res {
+        Ok(()) => {
+            shared.health.note_ok();
+            Delivered::Sent
+        }
+        Err(Delivered::TokenDead(code)) => {
+            shared.metrics.record(&pool.name, Event::DeliveryDropped);
+            tracing::warn!(
+                operation,
+                code = %code,
+                "result not delivered: step functions no longer accepts this task (timed out, \
+                 stopped or invalid token)"
+            );
+            Delivered::TokenDead(code)
+        }
+        Err(Delivered::Failed(why)) => {
+            shared.metrics.record(&pool.name, Event::DeliveryDropped);
+            tracing::error!(operation, error = %why, "result not delivered");
+            Delivered::Failed(why)
+        }
+        Err(Delivered::Sent) => Delivered::Sent,
+    }
+}
+
+/// Calls `call` until it succeeds, the token is dead, the error is permanent, or the server
+/// exits.
+async fn retry<F, Fut, E>(
+    shared: &Shared,
+    pool: &ActivityPool,
+    operation: &str,
+    mut call: F,
+) -> Result<(), Delivered>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                (),
+                aws_sdk_sfn::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+            >,
+        >,
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut attempt = 0u32;
+    loop {
+        let err = match call().await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let why = describe(&err);
+        match classify(&err) {
+            ErrorClass::TokenDead => {
+                return Err(Delivered::TokenDead(error_code(&err).unwrap_or_default()));
+            }
+            ErrorClass::Permanent => return Err(Delivered::Failed(why)),
+            ErrorClass::Transient => {}
+        }
+        if shared.shutdown.exit.is_cancelled() {
+            return Err(Delivered::Failed(format!(
+                "worker exited before delivery: {why}"
+            )));
+        }
+        let wait = backoff(attempt, RETRY_BASE, RETRY_CAP);
+        attempt = attempt.saturating_add(1);
+        shared.metrics.record(&pool.name, Event::DeliveryRetry);
+        tracing::warn!(operation, attempt, error = %why, retry_in = ?wait, "delivery failed; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.shutdown.exit.cancelled() => {
+                return Err(Delivered::Failed(format!("worker exited before delivery: {why}")));
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The health server: `/` (stefuna 1.0.1's check), `/healthz` (liveness), `/readyz`
+//! (readiness) and `/metrics` (Prometheus text). It never shows task data or tokens.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use warp::Filter;
+use warp::http::StatusCode;
+
+use crate::metrics::Metrics;
+
+/// Where the server is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Building clients, binding ports.
+    Starting = 0,
+    /// Pollers running.
+    Polling = 1,
+    /// Shutting down: no new polls, in-flight tasks finishing.
+    Draining = 2,
+    /// Everything ended.
+    Stopped = 3,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Polling => "polling",
+            Phase::Draining => "draining",
+            Phase::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Times {
+    /// Last successful Step Functions call, or the last moment the worker had no reason to call.
+    last_ok: Instant,
+    /// Last `GetActivityTask` that returned.
+    last_poll: Option<Instant>,
+    /// The last poll error, for humans.
+    last_error: Option<String>,
+}
+
+/// What the health endpoints report; shared by pollers and tasks.
+#[derive(Debug)]
+pub(crate) struct Health {
+    phase: AtomicU8,
+    times: Mutex<Times>,
+    liveness_timeout: Duration,
+    /// The counters behind `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Health {
+    /// Health in the `Starting` phase.
+    pub(crate) fn new(liveness_timeout: Duration, metrics: Arc<Metrics>) -> Health {
+        Health {
+            phase: AtomicU8::new(Phase::Starting as u8),
+            times: Mutex::new(Times {
+                last_ok: Instant::now(),
+                last_poll: None,
+                last_error: None,
+            }),
+            liveness_timeout,
+            metrics,
+        }
+    }
+
+    /// Moves to `phase`.
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::SeqCst);
+    }
+
+    /// The current phase.
+    pub(crate) fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::SeqCst) {
+            0 => Phase::Starting,
+            1 => Phase::Polling,
+            2 => Phase::Draining,
+            _ => Phase::Stopped,
+        }
+    }
+
+    /// A Step Functions call succeeded (or the worker was idle by design, e.g. all slots busy).
+    pub(crate) fn note_ok(&self) {
+        self.times().last_ok = Instant::now();
+    }
+
+    /// A `GetActivityTask` call returned.
+    pub(crate) fn note_poll(&self) {
+        let mut t = self.times();
+        let now = Instant::now();
+        t.last_ok = now;
+        t.last_poll = Some(now);
+        t.last_error = None;
+    }
+
+    /// A `GetActivityTask` call failed.
+    pub(crate) fn note_poll_error(&self, error: String) {
+        self.times().last_error = Some(error);
+    }
+
+    /// Whether liveness holds: not polling, or a call succeeded within `liveness_timeout`.
+    pub(crate) fn is_live(&self) -> bool {
+        self.phase() != Phase::Polling || self.times().last_ok.elapsed() <= self.liveness_timeout
+    }
+
+    /// Whether the worker takes tasks.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.phase() == Phase::Polling
+    }
+
+    /// The facts of `GET /`.
+    pub(crate) fn facts(&self) -> serde_json::Value {
+        let t = self.times();
+        serde_json::json!({
+            "status": "ok",
+            "state": self.phase().name(),
+            "in_flight": self.metrics.in_flight(),
+            "last_poll_age_seconds": t.last_poll.map(|p| p.elapsed().as_secs_f64()),
+            "last_error": t.last_error,
+        })
+    }
+
+    fn times(&self) -> std::sync::MutexGuard<'_, Times> {
+        self.times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The health routes.
+pub(crate) fn routes(
+    health: Arc<Health>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static
+{
+    use warp::Reply;
+    let with = move || {
+        let h = health.clone();
+        warp::any().map(move || h.clone())
+    };
+    let root = warp::path::end()
+        .and(warp::get())
+        .and(with())
+        .map(|h: Arc<Health>| warp::reply::json(&h.facts()).into_response());
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .and(with())
+        .map(|h: Arc<Health>| {
+            if h.is_live() {
+                status_json(StatusCode::OK, "ok", &h)
+            } else {
+                status_json(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", &h)
+            }
+        });
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with())
+        .map(|h: Arc<Health>| {
+            if h.is_ready() {
+                status_json(StatusCode::OK, "ready", &h)
+            } else {
+                status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready", &h)
+            }
+        });
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with())
+        .map(|h: Arc<Health>| {
+            warp::reply::with_header(
+                h.metrics.render(),
+                "content-type",
+                "text/plain; version=0.0.4",
+            )
+            .into_response()
+        });
+    root.or(healthz)
+        .unify()
+        .or(readyz)
+        .unify()
+        .or(metrics)
+        .unify()
+        .recover(|_rej: warp::Rejection| async {
+            Ok::<_, Infallible>(
+                warp::reply::with_status("not found", StatusCode::NOT_FOUND).into_response(),
+            )
+        })
+        .unify()
+}
+
+fn status_json(code: StatusCode, status: &str, h: &Health) -> warp::reply::Response {
+    use warp::Reply;
+    warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({"status": status, "state": h.phase().name()})),
+        code,
+    )
+    .into_response()
+}
+
+/// Serves the routes on `listener` until `stop` completes.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    health: Arc<Health>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(health))
+        .incoming(listener)
+        .graceful(stop)
+        .run()
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(timeout: Duration) -> Arc<Health> {
+        Arc::new(Health::new(timeout, Arc::new(Metrics::default())))
+    }
+
+    /// Serves `h` on a loopback port; returns the base URL and the stopper.
+    async fn start(h: Arc<Health>) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, h, async move {
+            let _ = rx.await;
+        }));
+        (url, tx)
+    }
+
+    async fn get(url: &str) -> (u16, String) {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let res = client.get(url).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_the_phase() {
+        let h = health(Duration::from_secs(60));
+        let (url, _stop) = start(h.clone()).await;
+        assert_eq!(get(&format!("{url}/readyz")).await.0, 503);
+        h.set_phase(Phase::Polling);
+        assert_eq!(get(&format!("{url}/readyz")).await.0, 200);
+        h.set_phase(Phase::Draining);
+        assert_eq!(get(&format!("{url}/readyz")).await.0, 503);
+        let (code, body) = get(&format!("{url}/")).await;
+        assert_eq!(code, 200);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["state"], "draining");
+        assert_eq!(body["in_flight"], 0);
+        assert_eq!(get(&format!("{url}/nope")).await.0, 404);
+    }
+
+    #[tokio::test]
+    async fn liveness_fails_when_polling_without_success() {
+        let h = health(Duration::ZERO);
+        let (url, _stop) = start(h.clone()).await;
+        // Not polling yet: nothing is expected to succeed.
+        assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
+        h.set_phase(Phase::Polling);
+        assert_eq!(get(&format!("{url}/healthz")).await.0, 503);
+
+        let h = health(Duration::from_secs(3600));
+        h.set_phase(Phase::Polling);
+        h.note_poll();
+        let (url, _stop) = start(h.clone()).await;
+        assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_prometheus_text() {
+        let h = health(Duration::from_secs(60));
+        h.metrics.record("Hello", crate::metrics::Event::Poll);
+        let (url, _stop) = start(h).await;
+        let (code, body) = get(&format!("{url}/metrics")).await;
+        assert_eq!(code, 200);
+        assert!(
+            body.contains("stefuna_polls_total{activity=\"Hello\"} 1"),
+            "{body}"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! Heartbeats: the [`Heartbeat`] behind `Context::heartbeat()` and the automatic beat loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use stefuna_core::{Heartbeat, HeartbeatError, TaskToken};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ErrorClass, classify, describe, error_code};
+use crate::health::Health;
+use crate::metrics::Event;
+
+/// Sends `SendTaskHeartbeat` for one task and remembers when Step Functions lost it.
+pub(crate) struct SfnHeartbeat {
+    client: aws_sdk_sfn::Client,
+    token: TaskToken,
+    activity: Arc<str>,
+    health: Arc<Health>,
+    /// Fires once a beat answers TaskTimedOut, TaskDoesNotExist or InvalidToken.
+    lost: CancellationToken,
+    /// The task's cancellation (what `Context::cancelled()` watches).
+    cancel: CancellationToken,
+}
+
+impl SfnHeartbeat {
+    /// A heartbeat for `token`.
+    pub(crate) fn new(
+        client: aws_sdk_sfn::Client,
+        token: TaskToken,
+        activity: Arc<str>,
+        health: Arc<Health>,
+        cancel: CancellationToken,
+    ) -> SfnHeartbeat {
+        SfnHeartbeat {
+            client,
+            token,
+            activity,
+            health,
+            lost: CancellationToken::new(),
+            cancel,
+        }
+    }
+
+    /// Fires when Step Functions no longer accepts the task.
+    pub(crate) fn lost(&self) -> &CancellationToken {
+        &self.lost
+    }
+
+    async fn send(&self) -> Result<(), HeartbeatError> {
+        if self.lost.is_cancelled() {
+            return Err(HeartbeatError::TaskLost("task already lost".into()));
+        }
+        let res = self
+            .client
+            .send_task_heartbeat()
+            .task_token(self.token.as_str())
+            .send()
+            .await;
+        let metrics = &self.health.metrics;
+        match res {
+            Ok(_) => {
+                self.health.note_ok();
+                metrics.record(&self.activity, Event::Heartbeat);
+                tracing::debug!("heartbeat sent");
+                Ok(())
+            }
+            Err(e) => {
+                metrics.record(&self.activity, Event::HeartbeatError);
+                let why = describe(&e);
+                if classify(&e) == ErrorClass::TokenDead {
+                    let code = error_code(&e).unwrap_or_default();
+                    if !self.lost.is_cancelled() {
+                        metrics.record(&self.activity, Event::Lost);
+                        tracing::warn!(
+                            code = %code,
+                            "step functions no longer accepts this task; cancelling it"
+                        );
+                    }
+                    self.lost.cancel();
+                    self.cancel.cancel();
+                    Err(HeartbeatError::TaskLost(code))
+                } else {
+                    tracing::warn!(error = %why, "heartbeat failed; the task goes on");
+                    Err(HeartbeatError::Transient(why))
+                }
+            }
+        }
+    }
+}
+
+impl Heartbeat for SfnHeartbeat {
+    fn beat(&self) -> BoxFuture<'_, Result<(), HeartbeatError>> {
+        Box::pin(self.send())
+    }
+}
+
+/// Beats every `interval` (the first one `interval` after the start) until the task is lost.
+/// The caller aborts it when the task ends.
+pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(HeartbeatError::TaskLost(_)) = hb.send().await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The poll loop: take a free slot, then long-poll `GetActivityTask` with it; a claimed task
+//! starts at once on the slot it was polled with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stefuna_core::TaskToken;
+
+use crate::client::{ErrorClass, backoff, classify, describe, error_code};
+use crate::metrics::Event;
+use crate::pool::{ActivityPool, Shared};
+use crate::task;
+
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// One poller of `pool`; runs until shutdown drains (an open poll finishes first).
+pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, index: usize) {
+    let drain = &shared.shutdown.drain;
+    let mut failures = 0u32;
+    loop {
+        let permit = match pool.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                tokio::select! {
+                    p = pool.slots.clone().acquire_owned() => {
+                        // All slots were busy: not polling was right, so liveness holds.
+                        shared.health.note_ok();
+                        match p { Ok(p) => p, Err(_) => return }
+                    }
+                    () = drain.cancelled() => return,
+                }
+            }
+        };
+        if drain.is_cancelled() {
+            return;
+        }
+        let call = pool
+            .clients
+            .poll
+            .get_activity_task()
+            .activity_arn(pool.arn.as_ref())
+            .worker_name(shared.worker_name.as_ref())
+            .send();
+        // A poll that is open when the drain starts finishes: Step Functions may already have
+        // handed it a task. Only a forced shutdown abandons it.
+        let res = tokio::select! {
+            r = call => r,
+            () = shared.shutdown.force.cancelled() => return,
+        };
+        match res {
+            Ok(out) => {
+                failures = 0;
+                shared.health.note_poll();
+                shared.metrics.record(&pool.name, Event::Poll);
+                match out.task_token().filter(|t| !t.is_empty()) {
+                    Some(token) => {
+                        let token = TaskToken::new(token);
+                        let input = out.input().unwrap_or("{}").to_owned();
+                        shared.tracker.spawn(task::run(
+                            shared.clone(),
+                            pool.clone(),
+                            token,
+                            input,
+                            permit,
+                        ));
+                    }
+                    None => tracing::trace!(poller = index, "poll returned no task"),
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                shared.metrics.record(&pool.name, Event::PollError);
+                let why = describe(&e);
+                shared.health.note_poll_error(match error_code(&e) {
+                    Some(code) => format!("GetActivityTask failed: {code}"),
+                    None => "GetActivityTask failed: network or timeout error".to_owned(),
+                });
+                let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                failures = failures.saturating_add(1);
+                if classify(&e) == ErrorClass::Permanent {
+                    tracing::error!(activity = %pool.name, error = %why, retry_in = ?wait, "GetActivityTask refused; retrying");
+                } else {
+                    tracing::warn!(activity = %pool.name, error = %why, retry_in = ?wait, "GetActivityTask failed; retrying");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = drain.cancelled() => return,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! What the pollers and tasks share: the server-wide parts and one slot pool per activity.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stefuna_core::{Activity, SharedState};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::client::Clients;
+use crate::config::ActivitySettings;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+
+/// The most polls one activity keeps open by default.
+pub const DEFAULT_MAX_POLLERS: usize = 16;
+
+/// How long a task that Step Functions lost may run on after its `Context::cancelled()` fired,
+/// before an async task is dropped (`server_config.lost_task_grace`, seconds).
+pub(crate) const DEFAULT_LOST_TASK_GRACE: Duration = Duration::from_secs(5);
+
+/// Polls open at once for an activity: `pollers` if set, else `min(processes, 16)`; never more
+/// than `processes`, never less than one.
+pub fn pollers_for(processes: usize, pollers: Option<usize>) -> usize {
+    pollers.unwrap_or(DEFAULT_MAX_POLLERS).min(processes).max(1)
+}
+
+/// Server-wide parts every poller and task uses.
+pub(crate) struct Shared {
+    /// `{name}-{hostname}-{pid}`.
+    pub(crate) worker_name: Arc<str>,
+    /// The `worker_config` table.
+    pub(crate) worker_config: Arc<serde_json::Value>,
+    /// State registered with `.state(..)`.
+    pub(crate) state: Arc<SharedState>,
+    /// Health facts.
+    pub(crate) health: Arc<Health>,
+    /// Counters.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Shutdown stages.
+    pub(crate) shutdown: Shutdown,
+    /// Every poller and task, so shutdown can wait for them.
+    pub(crate) tracker: TaskTracker,
+    /// See [`DEFAULT_LOST_TASK_GRACE`].
+    pub(crate) lost_task_grace: Duration,
+}
+
+/// One hosted activity: its code, settings, clients and slots.
+pub(crate) struct ActivityPool {
+    /// The activity.
+    pub(crate) activity: Arc<dyn Activity>,
+    /// Its name (for logs and metrics).
+    pub(crate) name: Arc<str>,
+    /// Its ARN.
+    pub(crate) arn: Arc<str>,
+    /// Resolved settings.
+    pub(crate) settings: ActivitySettings,
+    /// Step Functions clients for its region.
+    pub(crate) clients: Clients,
+    /// One permit per task that may run at once; a poll holds one while open.
+    pub(crate) slots: Arc<Semaphore>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pollers_default_to_processes_capped_at_16() {
+        assert_eq!(pollers_for(4, None), 4);
+        assert_eq!(pollers_for(100, None), 16);
+        assert_eq!(pollers_for(4, Some(2)), 2);
+        assert_eq!(pollers_for(4, Some(10)), 4);
+        assert_eq!(pollers_for(4, Some(0)), 1);
+    }
+}

@@ -1,0 +1,524 @@
+//! The server: hosts one or more activities, each with its own slot pool and pollers, plus the
+//! health server, until shutdown.
+//!
+//! [`ServerBuilder::run`] is for a server embedded in an existing service (shutdown through
+//! [`ServerBuilder::shutdown`]); [`ServerBuilder::run_main`] is a worker binary's whole `main`
+//! (CLI, config, logging, runtime, signals, `--local`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use stefuna_core::{Activity, ActivityDefaults, SharedState};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::client::Clients;
+use crate::config::{self, Config, ConfigError};
+use crate::health::{self, Health, Phase};
+use crate::metrics::Metrics;
+use crate::poller::poll_loop;
+use crate::pool::{ActivityPool, DEFAULT_LOST_TASK_GRACE, Shared, pollers_for};
+use crate::shutdown::{EXIT_BUDGET, Shutdown, listen_for_signals};
+
+/// How long `run_main` lets the async runtime wind down: a blocking task stuck forever must not
+/// keep the process alive.
+const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No activity was registered.
+    #[error("no activity to run; register one with `Server::builder().activity(..)`")]
+    NoActivities,
+    /// Two registered activities have the same name.
+    #[error("activity `{0}` is registered twice; activity names must be unique")]
+    DuplicateActivity(String),
+    /// The health server could not listen.
+    #[error(
+        "cannot start the health server on {addr}: {source}; set `healthcheck` to a free port, \
+         or 0 to turn it off"
+    )]
+    HealthBind {
+        /// The address it tried.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ServerError {
+    /// The process exit code for this error: 2 for configuration errors, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServerError::Config(_)
+            | ServerError::NoActivities
+            | ServerError::DuplicateActivity(_) => ConfigError::EXIT_CODE,
+            ServerError::HealthBind { .. } => 1,
+        }
+    }
+}
+
+/// A stefuna worker server.
+///
+/// # Example
+/// ```no_run
+/// use std::sync::Arc;
+/// use stefuna_core::{Activity, Context, Invocation, TaskError};
+///
+/// struct Echo;
+/// impl Activity for Echo {
+///     fn name(&self) -> &str { "Echo" }
+///     fn invoke(self: Arc<Self>, input: String, _ctx: Context) -> Invocation {
+///         Invocation::Async(Box::pin(async move { Ok::<_, TaskError>(input) }))
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     stefuna_runtime::Server::builder().activity(Echo).run_main()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// A builder with no activity yet.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+/// Configures and runs a [`Server`].
+#[derive(Default)]
+pub struct ServerBuilder {
+    activities: Vec<Arc<dyn Activity>>,
+    state: SharedState,
+    config: Option<Config>,
+    shutdown: Option<BoxFuture<'static, ()>>,
+    client: Option<aws_sdk_sfn::Client>,
+    health_listener: Option<std::net::TcpListener>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field(
+                "activities",
+                &self.activities.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            )
+            .field("state", &self.state)
+            .field("config", &self.config.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// Hosts `activity` (one slot pool and its own pollers per activity).
+    pub fn activity(mut self, activity: impl Activity) -> Self {
+        self.activities.push(Arc::new(activity));
+        self
+    }
+
+    /// Hosts an activity already behind an `Arc`.
+    pub fn activity_arc(mut self, activity: Arc<dyn Activity>) -> Self {
+        self.activities.push(activity);
+        self
+    }
+
+    /// Shares `value` with every task ([`stefuna_core::Context::state`]), looked up by type.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Uses this configuration instead of loading one (`run`) or parsing flags (`run_main`).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Shuts the server down when `signal` completes (for [`ServerBuilder::run`]): readiness
+    /// goes 503, polling stops, in-flight tasks get `shutdown_grace`.
+    pub fn shutdown(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// Talks to Step Functions through this client's configuration (credentials, region,
+    /// endpoint, HTTP client) instead of loading one; the runtime still sets its own timeouts
+    /// and retry policy.
+    pub fn client(mut self, client: aws_sdk_sfn::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Serves health on this listener instead of binding `healthcheck_host:healthcheck`.
+    pub fn health_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.health_listener = Some(listener);
+        self
+    }
+
+    fn activity_defaults(&self) -> Vec<(String, ActivityDefaults)> {
+        self.activities
+            .iter()
+            .map(|a| (a.name().to_owned(), a.defaults()))
+            .collect()
+    }
+
+    /// Runs until the [`ServerBuilder::shutdown`] future completes and the drain ends.
+    ///
+    /// The configuration is the one given with [`ServerBuilder::config`], else
+    /// [`config::load_embedded`] (defaults, attributes, `stefuna.toml`, `STEFUNA_*`). Logging is
+    /// left to the caller.
+    pub async fn run(mut self) -> Result<(), ServerError> {
+        let shutdown = Shutdown::default();
+        let watcher = self.shutdown.take().map(|signal| {
+            let s = shutdown.clone();
+            tokio::spawn(async move {
+                signal.await;
+                tracing::info!("shutdown requested");
+                s.request();
+            })
+        });
+        let config = match self.config.take() {
+            Some(c) => c,
+            None => config::load_embedded(&self.activity_defaults())?,
+        };
+        let res = self.serve(config, shutdown).await;
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        res
+    }
+
+    /// A worker binary's `main`: parses flags, loads the configuration, sets up logging, runs
+    /// the server on a new tokio runtime (with `--local`, against an in-process emulator) and
+    /// handles SIGTERM/SIGINT (the first drains, the second fails what still runs and exits).
+    ///
+    /// Exit codes: 0 after a clean shutdown (and in local mode when every `--input` execution
+    /// succeeded), 1 for local executions that did not all succeed or a fatal runtime error, 2
+    /// for configuration errors (the message goes to stderr and nothing starts).
+    pub fn run_main(self) -> ExitCode {
+        use clap::Parser;
+        self.run_cli(crate::cli::Cli::parse())
+    }
+
+    /// [`ServerBuilder::run_main`] with flags already parsed.
+    pub fn run_cli(mut self, cli: crate::cli::Cli) -> ExitCode {
+        let defaults = self.activity_defaults();
+        let config = match self.config.take() {
+            Some(c) => c,
+            None => match config::load(&cli, &defaults) {
+                Ok(c) => c,
+                Err(e) => return config_error(&e.to_string()),
+            },
+        };
+        crate::logging::init(&config);
+        config.warn_legacy_keys();
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("stefuna")
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the tokio runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = runtime.block_on(self.main_async(cli, config, defaults));
+        runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+        code
+    }
+
+    #[cfg_attr(not(feature = "local"), allow(unused_mut))]
+    async fn main_async(
+        self,
+        cli: crate::cli::Cli,
+        mut config: Config,
+        defaults: Vec<(String, ActivityDefaults)>,
+    ) -> ExitCode {
+        let shutdown = Shutdown::default();
+        let signals = tokio::spawn(listen_for_signals(shutdown.clone()));
+
+        #[cfg(feature = "local")]
+        let session = if cli.local {
+            match crate::local::start(&cli, &mut config, &defaults).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    signals.abort();
+                    return local_start_error(&e);
+                }
+            }
+        } else {
+            None
+        };
+        #[cfg(not(feature = "local"))]
+        if cli.local {
+            signals.abort();
+            return config_error(
+                "--local needs the `local` feature of stefuna (on by default); this binary was \
+                 built without it",
+            );
+        }
+
+        let single = defaults.len() == 1;
+        for (name, d) in &defaults {
+            if let Err(e) = config.activity_settings(name, d, single) {
+                signals.abort();
+                return config_error(&e.to_string());
+            }
+        }
+
+        let mut server = tokio::spawn(self.serve(config, shutdown.clone()));
+        #[cfg(feature = "local")]
+        let mut local_ok = true;
+        #[cfg(feature = "local")]
+        if let Some(session) = session.as_ref().filter(|s| s.has_inputs()) {
+            tokio::select! {
+                res = session.run_inputs() => {
+                    local_ok = match res {
+                        Ok(all) => all,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            false
+                        }
+                    };
+                    shutdown.drain.cancel();
+                }
+                // The server ended first (an error, or a signal): fall through to its result.
+                _ = &mut server => {
+                    signals.abort();
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let res = server.await;
+        signals.abort();
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                tracing::error!(error = %e, "server stopped");
+                return ExitCode::from(e.exit_code());
+            }
+            Err(e) => {
+                eprintln!("error: the server task failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        #[cfg(feature = "local")]
+        if !local_ok {
+            return ExitCode::FAILURE;
+        }
+        ExitCode::SUCCESS
+    }
+
+    /// Everything between configuration and exit.
+    async fn serve(self, config: Config, shutdown: Shutdown) -> Result<(), ServerError> {
+        if self.activities.is_empty() {
+            return Err(ServerError::NoActivities);
+        }
+        let single = self.activities.len() == 1;
+        let mut seen = std::collections::HashSet::new();
+        let mut resolved = Vec::with_capacity(self.activities.len());
+        for a in &self.activities {
+            if !seen.insert(a.name().to_lowercase()) {
+                return Err(ServerError::DuplicateActivity(a.name().to_owned()));
+            }
+            resolved.push((
+                a.clone(),
+                config.activity_settings(a.name(), &a.defaults(), single)?,
+            ));
+        }
+
+        let worker_name: Arc<str> = crate::worker::worker_name(&config.name).into();
+        let metrics = Arc::new(Metrics::default());
+        let health = Arc::new(Health::new(
+            Duration::from_secs(config.liveness_timeout),
+            metrics.clone(),
+        ));
+
+        let (stop_health, health_task) = start_health(&config, self.health_listener, &health)
+            .await?
+            .unzip();
+
+        let shared = Arc::new(Shared {
+            worker_name: worker_name.clone(),
+            worker_config: Arc::new(config.worker_config.clone()),
+            state: Arc::new(self.state),
+            health: health.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            tracker: TaskTracker::new(),
+            lost_task_grace: lost_task_grace(&config),
+        });
+
+        let mut clients: HashMap<String, Clients> = HashMap::new();
+        for (activity, settings) in resolved {
+            let region = config
+                .region
+                .clone()
+                .unwrap_or_else(|| settings.region.clone());
+            let clients = match (&self.client, clients.get(&region)) {
+                (Some(c), _) => Clients::from_client(c),
+                (None, Some(c)) => c.clone(),
+                (None, None) => {
+                    let c = Clients::load(&region, config.endpoint_url.as_deref()).await;
+                    clients.insert(region.clone(), c.clone());
+                    c
+                }
+            };
+            let name: Arc<str> = activity.name().into();
+            metrics.register(&name);
+            let pollers = pollers_for(settings.processes, config.pollers);
+            tracing::info!(
+                activity = %name,
+                arn = %settings.arn,
+                worker = %worker_name,
+                processes = settings.processes,
+                pollers,
+                heartbeat = ?settings.heartbeat,
+                "polling"
+            );
+            let pool = Arc::new(ActivityPool {
+                activity,
+                name,
+                arn: settings.arn.as_str().into(),
+                slots: Arc::new(Semaphore::new(settings.processes)),
+                clients,
+                settings,
+            });
+            for i in 0..pollers {
+                shared
+                    .tracker
+                    .spawn(poll_loop(shared.clone(), pool.clone(), i));
+            }
+        }
+        health.set_phase(Phase::Polling);
+
+        shutdown.drain.cancelled().await;
+        health.set_phase(Phase::Draining);
+        shared.tracker.close();
+        tracing::info!(
+            in_flight = metrics.in_flight(),
+            grace = ?config.shutdown_grace,
+            "draining: no new polls; waiting for open polls and in-flight tasks"
+        );
+        let grace = config.shutdown_grace.map(Duration::from_secs);
+        let drained = tokio::select! {
+            () = shared.tracker.wait() => true,
+            () = sleep_or_forever(grace) => {
+                tracing::warn!("shutdown grace ran out");
+                false
+            }
+            () = shutdown.force.cancelled() => false,
+        };
+        if !drained {
+            tracing::warn!(
+                in_flight = metrics.in_flight(),
+                "failing tasks still running with Stefuna.WorkerShutdown"
+            );
+            shutdown.force.cancel();
+            if tokio::time::timeout(EXIT_BUDGET, shared.tracker.wait())
+                .await
+                .is_err()
+            {
+                shutdown.exit.cancel();
+                // Let the retry loops log what they could not deliver.
+                let _ = tokio::time::timeout(Duration::from_secs(1), shared.tracker.wait()).await;
+                tracing::error!("exiting with results still undelivered");
+            }
+        }
+        shutdown.exit.cancel();
+        health.set_phase(Phase::Stopped);
+        if let (Some(stop), Some(task)) = (stop_health, health_task) {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}
+
+/// A handle to stop the health server, and its task.
+type HealthHandle = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
+
+async fn start_health(
+    config: &Config,
+    listener: Option<std::net::TcpListener>,
+    health: &Arc<Health>,
+) -> Result<Option<HealthHandle>, ServerError> {
+    let listener = match listener {
+        Some(l) => {
+            let addr = l
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            l.set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(l))
+                .map_err(|source| ServerError::HealthBind { addr, source })?
+        }
+        None if config.healthcheck == 0 => return Ok(None),
+        None => {
+            let addr = SocketAddr::new(config.healthcheck_host, config.healthcheck);
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::HealthBind { addr, source })?
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("health server listening on http://{addr}");
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(health::serve(listener, health.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(Some((tx, task)))
+}
+
+fn lost_task_grace(config: &Config) -> Duration {
+    config
+        .server_config
+        .get("lost_task_grace")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(DEFAULT_LOST_TASK_GRACE, Duration::from_secs_f64)
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn config_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(ConfigError::EXIT_CODE)
+}
+
+#[cfg(feature = "local")]
+fn local_start_error(e: &crate::local::LocalError) -> ExitCode {
+    use crate::local::LocalError;
+    eprintln!("error: {e}");
+    match e {
+        LocalError::Start(_) | LocalError::Call { .. } => ExitCode::FAILURE,
+        _ => ExitCode::from(ConfigError::EXIT_CODE),
+    }
+}
+
+/// Runs `activity` as a worker binary: `Server::builder().activity(activity).run_main()`.
+pub fn run_main<A: Activity>(activity: A) -> ExitCode {
+    Server::builder().activity(activity).run_main()
+}
