@@ -57,7 +57,7 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
     })
 }
 
-fn query_language(f: &Fields<'_>) -> Result<(), DefinitionError> {
+pub(crate) fn query_language(f: &Fields<'_>) -> Result<(), DefinitionError> {
     match f.str("QueryLanguage")? {
         None | Some("JSONPath") => Ok(()),
         Some(other) => Err(schema(
@@ -413,6 +413,19 @@ mod tests {
             parse(&json!({"StartAt": ok, "States": {ok.clone(): {"Type": "Succeed"}}}).to_string())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn query_language_must_be_jsonpath() {
+        let ok = one(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}));
+        assert!(parse(&ok.to_string()).is_ok());
+        let e = err(one(
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true}),
+        ));
+        assert_eq!(e.path, "/States/S/QueryLanguage");
+        let mut top = one(json!({"Type": "Pass", "End": true}));
+        top["QueryLanguage"] = json!("JSONata");
+        assert_eq!(err(top).path, "/QueryLanguage");
     }
 
     #[test]

@@ -18,7 +18,13 @@ use super::path::Path;
 use super::retry;
 use super::template::Template;
 
-const COMMON: &[&str] = &["Type", "Comment", "InputPath", "OutputPath"];
+const COMMON: &[&str] = &[
+    "Type",
+    "Comment",
+    "QueryLanguage",
+    "InputPath",
+    "OutputPath",
+];
 
 fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
     COMMON.iter().chain(extra).copied().collect()
@@ -30,6 +36,7 @@ pub(crate) fn parse_state(
     names: &mut HashSet<String>,
 ) -> Result<State, DefinitionError> {
     let ty = f.req_str("Type")?;
+    super::parse::query_language(f)?;
     let (kind, type_name, fields): (_, &'static str, Vec<&'static str>) = match ty {
         "Pass" => {
             let fields = allowed(&["Next", "End", "Parameters", "Result", "ResultPath"]);
@@ -139,6 +146,7 @@ pub(crate) fn parse_state(
             let fields = vec![
                 "Type",
                 "Comment",
+                "QueryLanguage",
                 "Error",
                 "Cause",
                 "ErrorPath",
