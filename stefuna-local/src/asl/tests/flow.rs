@@ -256,3 +256,46 @@ fn a_failed_branch_aborts_the_other_branches() {
     );
     assert_eq!(types.last(), Some(&"ParallelStateFailed"));
 }
+
+#[test]
+fn job_poller_loops_until_the_job_is_done() {
+    let mut polls = 0;
+    let host = FakeHost::new(move |r| {
+        if r.input.get("jobId").is_none() {
+            return Ok(json!({"jobId": "j-1"}));
+        }
+        polls += 1;
+        Ok(json!(if polls < 3 { "RUNNING" } else { "SUCCEEDED" }))
+    });
+    let activity = |name: &str| format!("arn:aws:states:us-east-1:123456789012:activity:{name}");
+    let def = json!({
+        "Comment": "submit, then poll every 5 s until done",
+        "StartAt": "Submit",
+        "States": {
+            "Submit": {"Type": "Task", "Resource": activity("submit"), "ResultPath": "$.job", "Next": "Wait"},
+            "Wait": {"Type": "Wait", "SecondsPath": "$.every", "Next": "Status"},
+            "Status": {"Type": "Task", "Resource": activity("status"), "InputPath": "$.job",
+                       "ResultPath": "$.status", "Next": "Done?"},
+            "Done?": {"Type": "Choice", "Choices": [
+                {"Variable": "$.status", "StringEquals": "FAILED", "Next": "Failed"},
+                {"Variable": "$.status", "StringEquals": "SUCCEEDED", "Next": "Report"}
+            ], "Default": "Wait"},
+            "Failed": {"Type": "Fail", "Error": "Job.Failed"},
+            "Report": {"Type": "Pass", "Parameters": {"job.$": "$.job.jobId", "status.$": "$.status"}, "End": true}
+        }
+    });
+    let out = exec(def, json!({"every": 5}), &host).unwrap();
+    assert_eq!(out, json!({"job": "j-1", "status": "SUCCEEDED"}));
+    assert_eq!(host.sleeps(), vec![5.0, 5.0, 5.0]);
+    let reqs = host.requests();
+    assert_eq!(reqs.len(), 4);
+    assert_eq!(reqs[1].resource, activity("status"));
+    assert_eq!(reqs[1].input, json!({"jobId": "j-1"}));
+    assert_eq!(
+        host.event_types()
+            .iter()
+            .filter(|t| **t == "ChoiceStateEntered")
+            .count(),
+        3
+    );
+}
