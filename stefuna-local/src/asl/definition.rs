@@ -109,9 +109,9 @@ impl ResultPath {
     }
 }
 
-/// A number of seconds, fixed or read from the input.
+/// A non-negative integer setting (seconds, a concurrency), fixed or read from the input.
 #[derive(Clone, Debug)]
-pub(crate) enum Seconds {
+pub(crate) enum Int {
     Fixed(u64),
     Path(Path),
 }
@@ -139,8 +139,8 @@ pub(crate) struct Results {
 pub(crate) struct Task {
     pub(crate) resource: String,
     pub(crate) is_activity: bool,
-    pub(crate) timeout: Option<Seconds>,
-    pub(crate) heartbeat: Option<Seconds>,
+    pub(crate) timeout: Option<Int>,
+    pub(crate) heartbeat: Option<Int>,
     pub(crate) results: Results,
 }
 
@@ -159,7 +159,8 @@ pub(crate) struct MapState {
     pub(crate) processor: Machine,
     pub(crate) items_path: Path,
     pub(crate) item_selector: Option<Template>,
-    pub(crate) max_concurrency: u64,
+    /// `MaxConcurrency` or `MaxConcurrencyPath`; 0 means no limit.
+    pub(crate) max_concurrency: Option<Int>,
     pub(crate) results: Results,
 }
 

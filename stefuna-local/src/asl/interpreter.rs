@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::context::{Ctx, ExecCtx, parse_timestamp};
 use super::definition::{
-    Definition, IoPath, Kind, Machine, MapState, Results, Seconds, State, Text, Transition, Wait,
+    Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Text, Transition, Wait,
 };
 use super::retry::{RetryCounts, matches};
 use super::template::Template;
@@ -94,16 +94,17 @@ fn select_result(results: &Results, result: Value, ctx: &Ctx<'_>) -> Result<Valu
     }
 }
 
-fn seconds(s: &Seconds, input: &Value, ctx: &Ctx<'_>, what: &str) -> Result<u64, ErrorCause> {
+/// Resolves an integer setting; one read from the input must be at least `min`.
+fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u64, ErrorCause> {
     match s {
-        Seconds::Fixed(n) => Ok(*n),
-        Seconds::Path(p) => {
+        Int::Fixed(n) => Ok(*n),
+        Int::Path(p) => {
             let v = ctx
                 .resolve(p, input)
                 .ok_or_else(|| runtime(p.no_results()))?;
-            v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+            v.as_u64().filter(|n| *n >= min).ok_or_else(|| {
                 runtime(format!(
-                    "the value of {what} at '{}' must be a positive integer, found {v}",
+                    "the value of {what} at '{}' must be an integer >= {min}, found {v}",
                     p.text()
                 ))
             })
@@ -392,12 +393,12 @@ impl Exec {
                 heartbeat_seconds: task
                     .heartbeat
                     .as_ref()
-                    .map(|s| seconds(s, raw, &ctx, "HeartbeatSecondsPath"))
+                    .map(|s| int(s, raw, &ctx, "HeartbeatSecondsPath", 1))
                     .transpose()?,
                 timeout_seconds: task
                     .timeout
                     .as_ref()
-                    .map(|s| seconds(s, raw, &ctx, "TimeoutSecondsPath"))
+                    .map(|s| int(s, raw, &ctx, "TimeoutSecondsPath", 1))
                     .transpose()?,
                 state_name: st.name.clone(),
             }
@@ -483,14 +484,21 @@ impl Exec {
         let Kind::Map(map) = &st.kind else {
             unreachable!("map state")
         };
-        let inputs = self.map_inputs(st, map, raw, entered)?;
+        let (inputs, max_concurrency) = {
+            let ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let max = match &map.max_concurrency {
+                Some(m) => int(m, raw, &ctx, "MaxConcurrencyPath", 0)?,
+                None => 0,
+            };
+            (self.map_inputs(st, map, raw, entered)?, max)
+        };
         let n = inputs.len();
         self.record(
             "MapStateStarted",
             Some("mapStateStartedEventDetails"),
             json!({ "length": n }),
         );
-        let limit = match map.max_concurrency {
+        let limit = match max_concurrency {
             0 => n.max(1),
             c => usize::try_from(c).unwrap_or(usize::MAX).min(n.max(1)),
         };

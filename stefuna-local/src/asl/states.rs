@@ -8,8 +8,8 @@ use super::DefinitionError;
 use super::choice;
 use super::context::parse_timestamp;
 use super::definition::{
-    IoPath, Kind, MapState, ResultPath, Results, Seconds, State, Target, Task, Text, Transition,
-    Wait, is_activity_arn,
+    Int, IoPath, Kind, MapState, ResultPath, Results, State, Target, Task, Text, Transition, Wait,
+    is_activity_arn,
 };
 use super::fields::{Fields, error, kind, schema};
 use super::intrinsics;
@@ -75,9 +75,9 @@ pub(crate) fn parse_state(
                     ),
                 ));
             }
-            let timeout = seconds(f, "TimeoutSeconds")?;
-            let heartbeat = seconds(f, "HeartbeatSeconds")?;
-            if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
+            let timeout = int(f, "TimeoutSeconds", 1)?;
+            let heartbeat = int(f, "HeartbeatSeconds", 1)?;
+            if let (Some(Int::Fixed(t)), Some(Int::Fixed(h))) = (&timeout, &heartbeat)
                 && h >= t
             {
                 return Err(schema(
@@ -215,6 +215,7 @@ pub(crate) fn parse_state(
                 "ItemSelector",
                 "Parameters",
                 "MaxConcurrency",
+                "MaxConcurrencyPath",
                 "ResultSelector",
                 "ResultPath",
                 "Retry",
@@ -259,7 +260,7 @@ pub(crate) fn parse_state(
                 processor,
                 items_path: f.reference_path("ItemsPath")?.unwrap_or_else(Path::root),
                 item_selector,
-                max_concurrency: f.uint("MaxConcurrency", 0)?.unwrap_or(0),
+                max_concurrency: int(f, "MaxConcurrency", 0)?,
                 results: Results {
                     parameters: None,
                     ..results(f)?
@@ -333,15 +334,15 @@ fn results(f: &Fields<'_>) -> Result<Results, DefinitionError> {
     })
 }
 
-fn seconds(f: &Fields<'_>, key: &str) -> Result<Option<Seconds>, DefinitionError> {
+fn int(f: &Fields<'_>, key: &str, min: u64) -> Result<Option<Int>, DefinitionError> {
     let path_key = format!("{key}Path");
     match (f.has(key), f.has(&path_key)) {
         (true, true) => Err(schema(
             f.at.clone(),
             format!("'{key}' and '{path_key}' cannot both be set"),
         )),
-        (true, false) => Ok(Some(Seconds::Fixed(f.uint(key, 1)?.expect("present")))),
-        (false, true) => Ok(Some(Seconds::Path(
+        (true, false) => Ok(Some(Int::Fixed(f.uint(key, min)?.expect("present")))),
+        (false, true) => Ok(Some(Int::Path(
             f.reference_path(&path_key)?.expect("present"),
         ))),
         (false, false) => Ok(None),

@@ -161,3 +161,11 @@ fn a_failed_map_item_aborts_the_items_still_running() {
     // the item still running was dropped, not answered
     drop(pending);
 }
+
+#[test]
+fn max_concurrency_path_reads_the_limit_from_the_input() {
+    let def = map_def(json!({"MaxConcurrencyPath": "$.limit"}));
+    let (out, max_pending) = run_gated(def, json!({"limit": 3, "items": [0, 1, 2, 3, 4, 5]}));
+    assert_eq!(out.unwrap().as_array().unwrap().len(), 6);
+    assert_eq!(max_pending, 3);
+}
