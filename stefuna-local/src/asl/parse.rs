@@ -48,7 +48,7 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
     f.str("Comment")?;
     f.str("Version")?;
     query_language(&f)?;
-    let timeout_seconds = f.uint("TimeoutSeconds", 0)?;
+    let timeout_seconds = f.uint("TimeoutSeconds", 1)?;
     let mut names = HashSet::new();
     let machine = parse_machine(&f, &mut names)?;
     Ok(Definition {
