@@ -160,6 +160,26 @@ impl StateMachine {
     pub fn timeout_seconds(&self) -> Option<u64> {
         self.parsed.timeout_seconds
     }
+
+    /// The activity ARNs its Task states use (nested ones included), sorted, without duplicates:
+    /// what local mode must create before running a user's state machine file.
+    pub fn activity_arns(&self) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut stack = vec![&self.parsed.machine];
+        while let Some(m) = stack.pop() {
+            for st in &m.states {
+                match &st.kind {
+                    definition::Kind::Task(t) if t.is_activity => {
+                        out.insert(t.resource.clone());
+                    }
+                    definition::Kind::Parallel { branches, .. } => stack.extend(branches),
+                    definition::Kind::Map(map) => stack.push(&map.processor),
+                    _ => {}
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
 }
 
 /// Parses and validates a definition.
