@@ -277,8 +277,7 @@ pub(crate) fn parse_state(
             ));
         }
     };
-    let _ = name;
-    let transition = transition(f, &kind, &fields)?;
+    let transition = transition(f, &fields)?;
     Ok(State {
         name: name.to_owned(),
         kind,
@@ -297,13 +296,12 @@ pub(crate) fn parse_state(
     })
 }
 
-fn transition(f: &Fields<'_>, kind: &Kind, fields: &[&str]) -> Result<Transition, DefinitionError> {
+fn transition(f: &Fields<'_>, fields: &[&str]) -> Result<Transition, DefinitionError> {
     if !fields.contains(&"Next") {
         return Ok(Transition::End);
     }
     let next = f.str("Next")?;
     let end = f.bool("End")?;
-    let _ = kind;
     match (next, end) {
         (Some(_), Some(true)) => Err(schema(
             f.at.clone(),
