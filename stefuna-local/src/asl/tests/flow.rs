@@ -299,3 +299,22 @@ fn job_poller_loops_until_the_job_is_done() {
         3
     );
 }
+
+#[test]
+fn map_over_no_items_outputs_an_empty_array() {
+    let host = FakeHost::echo();
+    let out = exec(
+        map_def(json!({"ResultPath": "$.results"})),
+        json!({"items": []}),
+        &host,
+    )
+    .unwrap();
+    assert_eq!(out, json!({"items": [], "results": []}));
+    assert!(host.requests().is_empty());
+    let events = host.events.lock().unwrap();
+    let started = events
+        .iter()
+        .find(|e| e.event_type == "MapStateStarted")
+        .unwrap();
+    assert_eq!(started.details, json!({"length": 0}));
+}
