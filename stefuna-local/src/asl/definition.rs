@@ -237,6 +237,8 @@ pub(crate) struct Machine {
 pub(crate) struct Definition {
     pub(crate) machine: Machine,
     pub(crate) timeout_seconds: Option<u64>,
+    /// The definition as parsed JSON.
+    pub(crate) json: Value,
 }
 
 const ACTIVITY_PREFIXES: &[&str] = &[

@@ -184,9 +184,8 @@ impl StateMachine {
 
 /// Parses and validates a definition.
 pub fn parse(definition: &str) -> Result<Arc<StateMachine>, DefinitionError> {
-    let parsed = parse::parse(definition)?;
-    let definition: Value =
-        serde_json::from_str(definition).expect("validated as JSON by definition::parse");
+    let mut parsed = parse::parse(definition)?;
+    let definition = std::mem::take(&mut parsed.json);
     Ok(Arc::new(StateMachine { definition, parsed }))
 }
 

@@ -54,6 +54,7 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
     Ok(Definition {
         machine,
         timeout_seconds,
+        json: v,
     })
 }
 
