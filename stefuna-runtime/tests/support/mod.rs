@@ -1,0 +1,181 @@
+//! Shared helpers of the runtime's integration tests.
+
+#![allow(dead_code)]
+
+pub mod fake_sfn;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use stefuna_core::{Activity, Context, Invocation, TaskError};
+use stefuna_runtime::{Config, ServerError};
+use tokio::sync::oneshot;
+
+pub const REGION: &str = "us-east-1";
+
+/// An SDK client for a loopback endpoint (static credentials; the SDK's HTTP client reads no
+/// proxy settings), with the long-poll timeouts.
+pub fn client(endpoint: &str) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .read_timeout(Duration::from_secs(70))
+                .operation_attempt_timeout(Duration::from_secs(75))
+                .build(),
+        )
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// A config for one activity at `arn`, health off, everything else default.
+pub fn config(arn: &str, processes: usize) -> Config {
+    Config {
+        activity_arn: Some(arn.to_owned()),
+        processes,
+        healthcheck: 0,
+        region: Some(REGION.to_owned()),
+        ..Config::default()
+    }
+}
+
+/// A server running in this process.
+pub struct Running {
+    pub health: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Running {
+    /// Starts `builder` (activities and config already set) against `endpoint`.
+    pub async fn start(builder: stefuna_runtime::ServerBuilder, endpoint: &str) -> Running {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let health = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(
+            builder
+                .client(client(endpoint))
+                .health_listener(listener)
+                .shutdown(async move {
+                    let _ = rx.await;
+                })
+                .run(),
+        );
+        let r = Running {
+            health,
+            stop: Some(tx),
+            handle,
+        };
+        r.wait_ready().await;
+        r
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        within(Duration::from_secs(20), "readiness", async {
+            loop {
+                if let Ok((200, _)) = get(&format!("{}/readyz", self.health)).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+    }
+
+    /// Asks for shutdown (the first signal).
+    pub fn request_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Asks for shutdown and waits (at most 30 s) for `run` to return.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        self.request_shutdown();
+        within(Duration::from_secs(30), "the server to stop", self.handle)
+            .await
+            .expect("server task panicked")
+    }
+
+    /// Waits (at most 30 s) for `run` to return without asking.
+    pub async fn join(self) -> Result<(), ServerError> {
+        within(Duration::from_secs(30), "the server to stop", self.handle)
+            .await
+            .expect("server task panicked")
+    }
+
+    /// The value of a metric line `name{labels}` in `/metrics`, 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = get(&format!("{}/metrics", self.health)).await.unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// GET `url` without proxies: status and body.
+pub async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
+    let c = reqwest::Client::builder().no_proxy().build()?;
+    let r = c.get(url).send().await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+/// `fut`, or a panic naming `what` after `limit`.
+pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+}
+
+type Handler = dyn Fn(String, Context) -> Invocation + Send + Sync;
+
+/// An activity made of a closure.
+pub struct FnActivity {
+    pub name: String,
+    pub handler: Box<Handler>,
+}
+
+impl FnActivity {
+    /// An async activity.
+    pub fn new<F, Fut>(name: &str, f: F) -> FnActivity
+    where
+        F: Fn(String, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, TaskError>> + Send + 'static,
+    {
+        FnActivity {
+            name: name.to_owned(),
+            handler: Box::new(move |input, ctx| Invocation::Async(Box::pin(f(input, ctx)))),
+        }
+    }
+
+    /// A blocking activity.
+    pub fn blocking<F>(name: &str, f: F) -> FnActivity
+    where
+        F: Fn(String, Context) -> Result<String, TaskError> + Send + Sync + Clone + 'static,
+    {
+        FnActivity {
+            name: name.to_owned(),
+            handler: Box::new(move |input, ctx| {
+                let f = f.clone();
+                Invocation::Blocking(Box::new(move || f(input, ctx)))
+            }),
+        }
+    }
+}
+
+impl Activity for FnActivity {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn invoke(self: Arc<Self>, input: String, ctx: Context) -> Invocation {
+        (self.handler)(input, ctx)
+    }
+}
