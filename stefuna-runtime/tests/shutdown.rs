@@ -1,0 +1,220 @@
+//! Signals to a real worker process (the `test_worker` example): SIGTERM drains, a second
+//! signal fails what still runs with `Stefuna.WorkerShutdown` and exits, config errors exit 2.
+
+#![cfg(unix)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::fake_sfn::{FakeSfn, Sent};
+use support::{get, within};
+use tokio::process::{Child, Command};
+
+const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
+
+/// The `test_worker` example next to this test binary, built on demand when the test was run
+/// without examples (`cargo test --test shutdown`).
+fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("examples").join("test_worker");
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().unwrap();
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "stefuna-runtime",
+                "--example",
+                "test_worker",
+                "--target-dir",
+            ])
+            .arg(target_dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the test_worker example failed");
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Worker {
+    child: Child,
+    health: String,
+    dir: PathBuf,
+}
+
+impl Worker {
+    fn spawn(fake: &FakeSfn, extra: &[&str]) -> Worker {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "stefuna-rt-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(worker_binary())
+            .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
+            .args(["--region", "us-east-1", "--healthcheck-host", "127.0.0.1"])
+            .args(["--healthcheck", &port.to_string(), "--name", "Child"])
+            .args(extra)
+            .current_dir(&dir)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Worker {
+            child,
+            health: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("worker still running");
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {pid}");
+    }
+
+    async fn wait_draining(&self) {
+        within(Duration::from_secs(20), "the worker to drain", async {
+            loop {
+                if let Ok((200, body)) = get(&format!("{}/", self.health)).await {
+                    if body.contains("\"state\":\"draining\"") {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let (ready, _) = get(&format!("{}/readyz", self.health)).await.unwrap();
+        assert_eq!(ready, 503, "not ready while draining");
+    }
+
+    async fn exit_code(mut self) -> Option<i32> {
+        let status = within(
+            Duration::from_secs(30),
+            "the worker to exit",
+            self.child.wait(),
+        )
+        .await
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        status.code()
+    }
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_tasks() {
+    let fake = FakeSfn::start().await;
+    let worker = Worker::spawn(&fake, &["--processes", "2"]);
+    let flag = worker.dir.join("finish");
+    let input = serde_json::json!({ "wait_for_file": flag }).to_string();
+    fake.push("inflight", &input);
+    fake.until("the task to be claimed", |f| {
+        f.assigned("inflight").is_some()
+    })
+    .await;
+
+    worker.signal("TERM");
+    worker.wait_draining().await;
+    assert!(
+        fake.results("inflight").is_empty(),
+        "the task is still running"
+    );
+
+    std::fs::write(&flag, b"").unwrap();
+    let expected = serde_json::json!({ "done": flag }).to_string();
+    assert_eq!(fake.result("inflight").await, Sent::Success(expected));
+    assert_eq!(worker.exit_code().await, Some(0));
+}
+
+#[tokio::test]
+async fn second_signal_fails_running_tasks_and_exits() {
+    let fake = FakeSfn::start().await;
+    let worker = Worker::spawn(&fake, &["--processes", "2"]);
+    let never = worker.dir.join("never");
+    fake.push(
+        "waiting",
+        &serde_json::json!({ "wait_for_file": never }).to_string(),
+    );
+    fake.push("blocked", r#"{"block_forever": true}"#);
+    fake.until("both tasks to be claimed", |f| {
+        f.assigned("waiting").is_some() && f.assigned("blocked").is_some()
+    })
+    .await;
+
+    worker.signal("TERM");
+    worker.wait_draining().await;
+    worker.signal("INT");
+    for token in ["waiting", "blocked"] {
+        match fake.result(token).await {
+            Sent::Failure(error, cause) => {
+                assert_eq!(error, "Stefuna.WorkerShutdown", "{token}");
+                assert!(
+                    cause.contains("shut down before the task finished"),
+                    "{cause}"
+                );
+            }
+            other => panic!("{token}: {other:?}"),
+        }
+    }
+    // The blocking task never returns; the process exits anyway.
+    assert_eq!(worker.exit_code().await, Some(0));
+}
+
+#[tokio::test]
+async fn shutdown_grace_expiry_fails_leftovers() {
+    let fake = FakeSfn::start().await;
+    let worker = Worker::spawn(&fake, &["--shutdown-grace", "1"]);
+    fake.push("blocked", r#"{"block_forever": true}"#);
+    fake.until("the task to be claimed", |f| {
+        f.assigned("blocked").is_some()
+    })
+    .await;
+    worker.signal("TERM");
+    match fake.result("blocked").await {
+        Sent::Failure(error, _) => assert_eq!(error, "Stefuna.WorkerShutdown"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(worker.exit_code().await, Some(0));
+}
+
+#[tokio::test]
+async fn config_errors_exit_2_before_anything_starts() {
+    let fake = FakeSfn::start().await;
+    let out = Command::new(worker_binary())
+        .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
+        .args(["--processes", "0", "--healthcheck", "0"])
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = within(Duration::from_secs(30), "the worker to exit", out)
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`processes`") && stderr.contains("--processes"),
+        "{stderr}"
+    );
+    assert_eq!(fake.calls("GetActivityTask"), 0, "nothing started");
+}
