@@ -95,10 +95,10 @@ impl Worker {
     async fn wait_draining(&self) {
         within(Duration::from_secs(20), "the worker to drain", async {
             loop {
-                if let Ok((200, body)) = get(&format!("{}/", self.health)).await {
-                    if body.contains("\"state\":\"draining\"") {
-                        return;
-                    }
+                if let Ok((200, body)) = get(&format!("{}/", self.health)).await
+                    && body.contains("\"state\":\"draining\"")
+                {
+                    return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
