@@ -194,13 +194,35 @@ pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Op
     }
 }
 
-/// A one-line description of a failed call with its causes.
+/// A one-line description of a failed call: its message and its causes, joined with `: `
+/// (the service's code and message for service errors).
 pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
-    DisplayErrorContext(err).to_string()
+    if let SdkError::ServiceError(se) = err {
+        let e = se.err();
+        return match (e.code(), e.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.to_owned(),
+            _ => chain(e),
+        };
+    }
+    chain(err)
+}
+
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 /// The HTTP status of a raw response.

@@ -1,21 +1,23 @@
 //! Log output: tracing-subscriber with a filter from `loglevel` and `text` or `json` lines on
-//! stderr.
+//! stderr (colours only when stderr is a terminal).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Installs the global subscriber for `config` (`loglevel` as filter directives, `log_format`).
+/// Installs the global subscriber for `config`: `loglevel` as filter directives (`info`,
+/// `warn,stefuna_runtime=debug`), `log_format` `text` or `json`.
 ///
 /// Does nothing when a subscriber is already installed (tests, or an embedding service that set
-/// up its own logging). `RUST_LOG`, when set, wins over `loglevel`.
+/// up its own logging).
 pub fn init(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.loglevel))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&config.loglevel).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
