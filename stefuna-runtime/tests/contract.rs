@@ -435,3 +435,92 @@ async fn shutdown_grace_fails_leftovers_with_worker_shutdown() {
     // Let the blocking thread end so the test runtime can shut down.
     unblock_tx.send(()).unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_heartbeat_does_not_stop_the_task() {
+    let fake = FakeSfn::start().await;
+    fake.throttle("SendTaskHeartbeat", 1);
+    let f = fake.clone();
+    let activity = FnActivity::new("Flaky", move |_input, ctx: Context| {
+        let f = f.clone();
+        async move {
+            let token = ctx.token().as_str().to_owned();
+            f.until("a heartbeat after the throttled one", |f| {
+                f.beats(&token) >= 1
+            })
+            .await;
+            Ok(format!("{}", ctx.is_cancelled()))
+        }
+    });
+    let mut cfg = config(ARN, 1);
+    cfg.heartbeat = 1;
+    let server = serve(&fake, activity, cfg).await;
+    fake.push("flaky", "{}");
+    assert_eq!(fake.result("flaky").await, Sent::Success("false".into()));
+    assert_eq!(fake.calls("SendTaskHeartbeat"), 2);
+    assert_eq!(
+        server
+            .metric("stefuna_heartbeat_errors_total{activity=\"Flaky\"}")
+            .await,
+        1.0
+    );
+    server.stop().await.unwrap();
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_show_token_hashes_never_tokens_or_data() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeSfn::start().await;
+    let server = serve(
+        &fake,
+        FnActivity::new("Quiet", |input, _ctx| async move {
+            if input.contains("fail") {
+                Err(TaskError::msg("failed on SECRET-CAUSE"))
+            } else {
+                Ok(input)
+            }
+        }),
+        config(ARN, 1),
+    )
+    .await;
+    let token = "SECRET-TOKEN-0001";
+    fake.push(token, r#""SECRET-INPUT""#);
+    fake.push("SECRET-TOKEN-0002", r#""fail""#);
+    fake.result(token).await;
+    fake.result("SECRET-TOKEN-0002").await;
+    server.stop().await.unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let hash = stefuna_core::TaskToken::new(token).short_hash();
+    assert!(
+        text.contains(&hash),
+        "the task's span names its token hash:\n{text}"
+    );
+    assert!(text.contains("task succeeded"), "{text}");
+    assert!(
+        !text.contains("SECRET"),
+        "no token, input or cause in info logs:\n{text}"
+    );
+}
