@@ -1,8 +1,11 @@
-//! The `#[stefuna::activity]` attribute.
+//! The `#[stefuna::activity]` attribute. Use it through the `stefuna` crate, which documents it.
+
 use proc_macro::TokenStream;
 
-/// Turns a function into a Step Functions activity.
+mod activity;
+
+/// Turns a function into a Step Functions activity (see the `stefuna` crate's documentation).
 #[proc_macro_attribute]
-pub fn activity(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn activity(args: TokenStream, item: TokenStream) -> TokenStream {
+    activity::expand(args.into(), item.into()).into()
 }
