@@ -1,4 +1,222 @@
 //! stefuna-local: an in-memory AWS Step Functions endpoint.
+//!
+//! It speaks the real wire protocol (awsJson1_0: `POST /` with
+//! `X-Amz-Target: AWSStepFunctions.<Operation>`), so the real aws-sdk-sfn, boto3 and the aws CLI
+//! talk to it unchanged. Activities, state machines (run by an Amazon States Language
+//! interpreter), executions and their history live in memory; timers run on a clock that
+//! [`EmulatorBuilder::time_scale`] can speed up, and [`Faults`] injects throttling, 5xx answers,
+//! dropped connections and latency.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emulator = stefuna_local::Emulator::start().await?;
+//! println!("Step Functions at {}", emulator.endpoint());
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 #[allow(dead_code)]
 pub(crate) mod asl;
+mod clock;
+mod error;
+mod names;
+mod server;
+mod service;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::service::{Service, Settings};
+
+/// The AWS account every ARN is made in.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Fault injection, decided per request before it is handled. Off by default.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Probability (0..=1) of answering 400 `ThrottlingException`.
+    pub throttle: f64,
+    /// Probability of answering 503 `ServiceUnavailable`.
+    pub unavailable: f64,
+    /// Probability of closing the connection without a complete answer.
+    pub drop_connection: f64,
+    /// Extra latency, uniform between the two bounds.
+    pub latency: Option<(Duration, Duration)>,
+    /// Operations the faults apply to (e.g. `"GetActivityTask"`); `None` means all.
+    pub operations: Option<Vec<String>>,
+}
+
+impl Faults {
+    /// Whether faults apply to an operation.
+    fn applies_to(&self, op: &str) -> bool {
+        match &self.operations {
+            None => true,
+            Some(ops) => ops.iter().any(|o| o == op),
+        }
+    }
+}
+
+/// A running in-memory Step Functions endpoint; stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    endpoint: String,
+    service: Arc<Service>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator on 127.0.0.1 at a free port with the defaults.
+    pub async fn start() -> std::io::Result<Emulator> {
+        Emulator::builder().start().await
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The endpoint URL, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the fault injection settings; applies to requests arriving from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        *service::write(&self.service.faults) = Arc::new(faults);
+    }
+
+    /// Stops gracefully: open polls answer `{}`, executions stop, in-flight requests finish.
+    pub async fn shutdown(mut self) {
+        self.begin_stop();
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        self.service.close();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.begin_stop();
+    }
+}
+
+/// Settings for an [`Emulator`].
+#[derive(Clone, Debug)]
+pub struct EmulatorBuilder {
+    host: IpAddr,
+    port: u16,
+    long_poll: Duration,
+    time_scale: f64,
+    faults: Faults,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            long_poll: Duration::from_secs(60),
+            time_scale: 1.0,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// Address to bind (default 127.0.0.1).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Port to bind (default 0: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// How long `GetActivityTask` waits for a task before answering `{}` (default 60 s).
+    pub fn long_poll(mut self, long_poll: Duration) -> Self {
+        self.long_poll = long_poll;
+        self
+    }
+
+    /// Clock speed-up for Wait states, task and execution timeouts and retry back-off
+    /// (default 1; 100 turns a 60 s heartbeat timeout into 0.6 s).
+    pub fn time_scale(mut self, time_scale: f64) -> Self {
+        self.time_scale = time_scale;
+        self
+    }
+
+    /// Initial fault injection (default: none).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Binds and starts serving.
+    pub async fn start(self) -> std::io::Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(self.host, self.port)).await?;
+        let addr = listener.local_addr()?;
+        let service = Service::new(
+            Settings {
+                long_poll: self.long_poll,
+                time_scale: self.time_scale,
+            },
+            self.faults,
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = warp::serve(server::routes(service.clone()))
+            .incoming(listener)
+            .graceful(async move {
+                let _ = stopped.await;
+            })
+            .run();
+        let server = tokio::spawn(server);
+        let host = match addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        Ok(Emulator {
+            endpoint: format!("http://{host}:{}", addr.port()),
+            addr,
+            service,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! Resource names and ARNs as Step Functions accepts them.
+
+use crate::error::ApiError;
+
+/// The account every ARN is made in.
+pub(crate) const ACCOUNT: &str = crate::ACCOUNT_ID;
+
+/// Checks a resource name: 1 to 80 characters, none of whitespace, brackets, wildcards,
+/// `"#%\^|~`$&,;:/` or control characters.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    let len = name.chars().count();
+    if len == 0 || len > 80 {
+        return Err(ApiError::new(
+            "InvalidName",
+            format!("invalid {what} name '{name}': must be 1 to 80 characters, found {len}"),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c))
+    {
+        return Err(ApiError::new(
+            "InvalidName",
+            format!(
+                "invalid {what} name '{name}': character {bad:?} is not allowed (no whitespace, brackets, wildcards, control characters or any of \"#%\\^|~`$&,;:/)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An ARN `arn:aws:states:{region}:{account}:{kind}:{rest}`.
+pub(crate) fn arn(region: &str, kind: &str, rest: &str) -> String {
+    format!("arn:aws:states:{region}:{ACCOUNT}:{kind}:{rest}")
+}
+
+/// Checks an ARN names a resource of `kind` (`activity`, `stateMachine`, `execution`) and gives
+/// its resource part.
+pub(crate) fn check_arn<'a>(field: &str, kind: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    let parts: Vec<&str> = value.splitn(7, ':').collect();
+    let ok = parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "states"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && parts[5] == kind
+        && !parts[6].is_empty();
+    if !ok {
+        return Err(ApiError::new(
+            "InvalidArn",
+            format!(
+                "invalid {field} '{value}': expected an ARN like arn:aws:states:<region>:<account>:{kind}:<name>"
+            ),
+        ));
+    }
+    Ok(parts[6])
+}
+
+/// The region of a SigV4 `Authorization` header's credential scope
+/// (`Credential=AKID/20260101/us-west-2/states/aws4_request`).
+pub(crate) fn region_from_auth(auth: Option<&str>) -> Option<&str> {
+    let auth = auth?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let region = cred.split('/').nth(2)?;
+    let valid = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    valid.then_some(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("activity", "hello-world_1").is_ok());
+        assert_eq!(check_name("activity", "").unwrap_err().code, "InvalidName");
+        assert_eq!(
+            check_name("activity", "a b").unwrap_err().code,
+            "InvalidName"
+        );
+        assert_eq!(
+            check_name("activity", "a:b").unwrap_err().code,
+            "InvalidName"
+        );
+        assert!(check_name("activity", &"x".repeat(80)).is_ok());
+        assert!(check_name("activity", &"x".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn arns() {
+        let a = arn("us-east-1", "activity", "hello");
+        assert_eq!(a, "arn:aws:states:us-east-1:123456789012:activity:hello");
+        assert_eq!(check_arn("activityArn", "activity", &a).unwrap(), "hello");
+        assert_eq!(
+            check_arn("activityArn", "stateMachine", &a)
+                .unwrap_err()
+                .code,
+            "InvalidArn"
+        );
+        assert!(check_arn("activityArn", "activity", "nope").is_err());
+        let e = arn("us-east-1", "execution", "sm:run1");
+        assert_eq!(
+            check_arn("executionArn", "execution", &e).unwrap(),
+            "sm:run1"
+        );
+    }
+
+    #[test]
+    fn region() {
+        let h = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/states/aws4_request, SignedHeaders=host, Signature=abc";
+        assert_eq!(region_from_auth(Some(h)), Some("us-west-2"));
+        assert_eq!(region_from_auth(Some("Bearer x")), None);
+        assert_eq!(region_from_auth(None), None);
+    }
+}

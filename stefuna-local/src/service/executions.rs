@@ -1,0 +1,575 @@
+//! Executions: StartExecution, DescribeExecution, ListExecutions, StopExecution,
+//! DescribeStateMachineForExecution, and the task that runs each one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use super::history::{History, HistoryEvent, not_truncated};
+use super::tasks::{MAX_OUTPUT, Status as TaskStatus};
+use super::{Call, Service, Task, lock, paging, reply, write};
+use crate::asl::{self, ErrorCause, ExecutionInfo, StateMachine};
+use crate::clock::{Clock, epoch};
+use crate::error::{ApiError, ApiResult};
+use crate::names::{arn, check_arn, check_name};
+
+/// Longest `error` of StopExecution, in characters.
+const MAX_ERROR: usize = 256;
+/// Longest `cause` of StopExecution, in characters.
+const MAX_CAUSE: usize = 32_768;
+
+/// An execution's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExecStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExecStatus::Running => "RUNNING",
+            ExecStatus::Succeeded => "SUCCEEDED",
+            ExecStatus::Failed => "FAILED",
+            ExecStatus::TimedOut => "TIMED_OUT",
+            ExecStatus::Aborted => "ABORTED",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ExecStatus> {
+        Some(match s {
+            "RUNNING" => ExecStatus::Running,
+            "SUCCEEDED" => ExecStatus::Succeeded,
+            "FAILED" => ExecStatus::Failed,
+            "TIMED_OUT" => ExecStatus::TimedOut,
+            "ABORTED" => ExecStatus::Aborted,
+            _ => return None,
+        })
+    }
+}
+
+/// The mutable part of an execution.
+pub(crate) struct ExecState {
+    pub(crate) status: ExecStatus,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+    stop_date: Option<f64>,
+}
+
+/// One execution.
+pub(crate) struct Execution {
+    pub(crate) arn: String,
+    pub(crate) name: String,
+    pub(crate) machine_arn: String,
+    machine_name: String,
+    /// Definition and role at start (DescribeStateMachineForExecution).
+    definition: String,
+    role_arn: String,
+    updated: Option<f64>,
+    pub(crate) input: String,
+    pub(crate) start: OffsetDateTime,
+    pub(crate) clock: Clock,
+    pub(crate) state: Mutex<ExecState>,
+    pub(crate) history: Mutex<History>,
+    /// Tasks scheduled and not yet closed, by token.
+    open: Mutex<HashMap<String, Arc<Task>>>,
+    /// Fires when StopExecution ends it.
+    cancel: Notify,
+}
+
+impl Execution {
+    /// Appends a (non-terminal) event.
+    pub(crate) fn record_at(
+        &self,
+        at: OffsetDateTime,
+        event_type: &'static str,
+        details_key: Option<&'static str>,
+        details: Value,
+    ) {
+        lock(&self.history).push(
+            HistoryEvent {
+                timestamp: epoch(at),
+                event_type,
+                details_key,
+                details,
+            },
+            false,
+        );
+    }
+
+    /// Tracks a scheduled task; false (and the task is aborted) if the execution has ended.
+    pub(crate) fn track(&self, task: &Arc<Task>) -> bool {
+        let st = lock(&self.state);
+        if st.status != ExecStatus::Running {
+            task.close(TaskStatus::Aborted);
+            return false;
+        }
+        lock(&self.open).insert(task.token.clone(), task.clone());
+        true
+    }
+
+    /// Stops tracking a closed task.
+    pub(crate) fn forget_task(&self, token: &str) {
+        lock(&self.open).remove(token);
+    }
+
+    /// Ends a running execution; false if it had already ended. Open tasks are closed with
+    /// `task_status` so later SendTask* calls are refused.
+    #[allow(clippy::too_many_arguments)]
+    fn end(
+        &self,
+        status: ExecStatus,
+        output: Option<String>,
+        error: Option<String>,
+        cause: Option<String>,
+        event_type: &'static str,
+        details_key: &'static str,
+        details: Value,
+        task_status: TaskStatus,
+    ) -> Option<f64> {
+        let now = self.clock.now();
+        let stop = epoch(now);
+        {
+            let mut st = lock(&self.state);
+            if st.status != ExecStatus::Running {
+                return None;
+            }
+            *st = ExecState {
+                status,
+                output,
+                error,
+                cause,
+                stop_date: Some(stop),
+            };
+            // Under the state lock so no task is tracked after this.
+            for (_, task) in lock(&self.open).drain() {
+                task.close(task_status);
+            }
+        }
+        lock(&self.history).push(
+            HistoryEvent {
+                timestamp: stop,
+                event_type,
+                details_key: Some(details_key),
+                details,
+            },
+            true,
+        );
+        Some(stop)
+    }
+
+    /// Ends the execution with the interpreter's result.
+    fn complete(&self, result: Result<Value, ErrorCause>) {
+        match result {
+            Ok(v) => {
+                let out = v.to_string();
+                self.end(
+                    ExecStatus::Succeeded,
+                    Some(out.clone()),
+                    None,
+                    None,
+                    "ExecutionSucceeded",
+                    "executionSucceededEventDetails",
+                    serde_json::json!({ "output": out, "outputDetails": not_truncated() }),
+                    TaskStatus::Aborted,
+                );
+            }
+            Err(e) => {
+                self.end(
+                    ExecStatus::Failed,
+                    None,
+                    Some(e.error.clone()),
+                    Some(e.cause.clone()),
+                    "ExecutionFailed",
+                    "executionFailedEventDetails",
+                    serde_json::json!({ "error": e.error, "cause": e.cause }),
+                    TaskStatus::Aborted,
+                );
+            }
+        }
+    }
+
+    /// Ends the execution on its own `TimeoutSeconds`.
+    fn time_out(&self, seconds: u64) {
+        let cause = format!("the execution ran longer than its TimeoutSeconds of {seconds}");
+        self.end(
+            ExecStatus::TimedOut,
+            None,
+            Some("States.Timeout".to_owned()),
+            Some(cause.clone()),
+            "ExecutionTimedOut",
+            "executionTimedOutEventDetails",
+            serde_json::json!({ "error": "States.Timeout", "cause": cause }),
+            TaskStatus::TimedOut,
+        );
+    }
+}
+
+/// The interpreter's view of the service for one execution.
+struct ExecHost {
+    svc: Arc<Service>,
+    exec: Arc<Execution>,
+}
+
+impl asl::Host for ExecHost {
+    fn run_activity(
+        &self,
+        req: asl::ActivityRequest,
+    ) -> futures::future::BoxFuture<'static, Result<Value, ErrorCause>> {
+        Box::pin(super::host::run_activity(
+            self.svc.clone(),
+            self.exec.clone(),
+            req,
+        ))
+    }
+
+    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
+        let clock = self.svc.clock.clone();
+        Box::pin(async move { clock.sleep(d).await })
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.svc.clock.now()
+    }
+
+    fn record(&self, event: asl::Event) {
+        self.exec.record_at(
+            self.svc.clock.now(),
+            event.event_type,
+            event.details_key,
+            event.details,
+        );
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartInput {
+    state_machine_arn: String,
+    name: Option<String>,
+    input: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArnInput {
+    execution_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListInput {
+    state_machine_arn: String,
+    status_filter: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StopInput {
+    execution_arn: String,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// The list-item form of an execution.
+fn summary(e: &Execution) -> Value {
+    let st = lock(&e.state);
+    let mut v = serde_json::json!({
+        "executionArn": e.arn,
+        "stateMachineArn": e.machine_arn,
+        "name": e.name,
+        "status": st.status.as_str(),
+        "startDate": epoch(e.start),
+    });
+    if let Some(stop) = st.stop_date {
+        v["stopDate"] = stop.into();
+    }
+    v
+}
+
+impl Service {
+    /// The execution an ARN names, or `ExecutionDoesNotExist`.
+    pub(crate) fn execution(&self, execution_arn: &str) -> Result<Arc<Execution>, ApiError> {
+        check_arn("executionArn", "execution", execution_arn)?;
+        super::read(&self.executions)
+            .get(execution_arn)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    "ExecutionDoesNotExist",
+                    format!("execution does not exist: '{execution_arn}'"),
+                )
+            })
+    }
+
+    pub(super) fn start_execution(self: &Arc<Self>, call: Call<'_>) -> ApiResult {
+        let input: StartInput = call.input()?;
+        let machine = self.machine(&input.state_machine_arn)?;
+        let name = match input.name {
+            Some(n) => {
+                check_name("execution", &n)?;
+                n
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let text = input.input.unwrap_or_else(|| "{}".to_owned());
+        if text.len() > MAX_OUTPUT {
+            return Err(ApiError::new(
+                "InvalidExecutionInput",
+                format!(
+                    "invalid input: {} bytes is over the limit of {MAX_OUTPUT} bytes",
+                    text.len()
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            ApiError::new(
+                "InvalidExecutionInput",
+                format!("invalid input: not JSON: {e}"),
+            )
+        })?;
+        let exec_arn = arn(
+            &machine.region,
+            "execution",
+            &format!("{}:{}", machine.name, name),
+        );
+        let def = super::read(&machine.def).clone();
+        let now = self.clock.now();
+        let exec = {
+            let mut map = write(&self.executions);
+            if let Some(existing) = map.get(&exec_arn) {
+                let running = lock(&existing.state).status == ExecStatus::Running;
+                if running && existing.input == text {
+                    return reply(&serde_json::json!({
+                        "executionArn": existing.arn,
+                        "startDate": epoch(existing.start),
+                    }));
+                }
+                return Err(ApiError::new(
+                    "ExecutionAlreadyExists",
+                    format!(
+                        "execution already exists: '{exec_arn}' (an execution name is reusable only while it runs, with the same input)"
+                    ),
+                ));
+            }
+            let exec = Arc::new(Execution {
+                arn: exec_arn.clone(),
+                name,
+                machine_arn: machine.arn.clone(),
+                machine_name: machine.name.clone(),
+                definition: def.definition.clone(),
+                role_arn: def.role_arn.clone(),
+                updated: def.updated,
+                input: text,
+                start: now,
+                clock: self.clock.clone(),
+                state: Mutex::new(ExecState {
+                    status: ExecStatus::Running,
+                    output: None,
+                    error: None,
+                    cause: None,
+                    stop_date: None,
+                }),
+                history: Mutex::default(),
+                open: Mutex::default(),
+                cancel: Notify::new(),
+            });
+            map.insert(exec_arn, exec.clone());
+            exec
+        };
+        lock(&machine.executions).push(exec.clone());
+        exec.record_at(
+            now,
+            "ExecutionStarted",
+            Some("executionStartedEventDetails"),
+            serde_json::json!({
+                "input": exec.input,
+                "inputDetails": not_truncated(),
+                "roleArn": exec.role_arn,
+            }),
+        );
+        self.spawn_execution(exec.clone(), def.parsed, value);
+        reply(&serde_json::json!({
+            "executionArn": exec.arn,
+            "startDate": epoch(exec.start),
+        }))
+    }
+
+    /// Runs the interpreter for an execution on its own task.
+    fn spawn_execution(
+        self: &Arc<Self>,
+        exec: Arc<Execution>,
+        sm: Arc<StateMachine>,
+        input: Value,
+    ) {
+        let info = ExecutionInfo {
+            id: exec.arn.clone(),
+            name: exec.name.clone(),
+            start_time: exec.start,
+            role_arn: exec.role_arn.clone(),
+            state_machine_id: exec.machine_arn.clone(),
+            state_machine_name: exec.machine_name.clone(),
+        };
+        let host: Arc<dyn asl::Host> = Arc::new(ExecHost {
+            svc: self.clone(),
+            exec: exec.clone(),
+        });
+        let mut closing = self.closing.subscribe();
+        let clock = self.clock.clone();
+        let timeout = sm.timeout_seconds();
+        tokio::spawn(async move {
+            let run = asl::run(sm, input, info, host);
+            let limit = async {
+                match timeout {
+                    Some(s) => clock.sleep(Duration::from_secs(s)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = run => exec.complete(result),
+                () = limit => exec.time_out(timeout.unwrap_or_default()),
+                () = exec.cancel.notified() => {}
+                _ = closing.wait_for(|c| *c) => {}
+            }
+        });
+    }
+
+    pub(super) fn describe_execution(&self, call: Call<'_>) -> ApiResult {
+        let input: ArnInput = call.input()?;
+        let e = self.execution(&input.execution_arn)?;
+        let st = lock(&e.state);
+        let mut v = serde_json::json!({
+            "executionArn": e.arn,
+            "stateMachineArn": e.machine_arn,
+            "name": e.name,
+            "status": st.status.as_str(),
+            "startDate": epoch(e.start),
+            "input": e.input,
+            "inputDetails": { "included": true },
+        });
+        if let Some(stop) = st.stop_date {
+            v["stopDate"] = stop.into();
+        }
+        if let Some(out) = &st.output {
+            v["output"] = out.as_str().into();
+            v["outputDetails"] = serde_json::json!({ "included": true });
+        }
+        if let Some(err) = &st.error {
+            v["error"] = err.as_str().into();
+        }
+        if let Some(cause) = &st.cause {
+            v["cause"] = cause.as_str().into();
+        }
+        drop(st);
+        reply(&v)
+    }
+
+    pub(super) fn list_executions(&self, call: Call<'_>) -> ApiResult {
+        let input: ListInput = call.input()?;
+        let machine = self.machine(&input.state_machine_arn)?;
+        let filter = input
+            .status_filter
+            .as_deref()
+            .map(|s| {
+                ExecStatus::parse(s).ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "invalid statusFilter '{s}': expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"
+                    ))
+                })
+            })
+            .transpose()?;
+        let size = paging::page_size(input.max_results)?;
+        let all: Vec<Arc<Execution>> = lock(&machine.executions).clone();
+        // Newest first; the token is the index (from the oldest) to continue below, so
+        // executions started meanwhile do not shift pages.
+        let upper = paging::position(input.next_token.as_deref())?
+            .unwrap_or(all.len())
+            .min(all.len());
+        let mut page = Vec::new();
+        let mut next = None;
+        for i in (0..upper).rev() {
+            let e = &all[i];
+            if filter.is_some_and(|f| lock(&e.state).status != f) {
+                continue;
+            }
+            if page.len() == size {
+                next = Some(paging::token(i + 1));
+                break;
+            }
+            page.push(summary(e));
+        }
+        reply(&serde_json::json!({ "executions": page, "nextToken": next }))
+    }
+
+    pub(super) fn stop_execution(&self, call: Call<'_>) -> ApiResult {
+        let input: StopInput = call.input()?;
+        if let Some(e) = &input.error
+            && e.chars().count() > MAX_ERROR
+        {
+            return Err(ApiError::validation(format!(
+                "invalid error: at most {MAX_ERROR} characters, found {}",
+                e.chars().count()
+            )));
+        }
+        if let Some(c) = &input.cause
+            && c.chars().count() > MAX_CAUSE
+        {
+            return Err(ApiError::validation(format!(
+                "invalid cause: at most {MAX_CAUSE} characters, found {}",
+                c.chars().count()
+            )));
+        }
+        let exec = self.execution(&input.execution_arn)?;
+        let mut details = serde_json::Map::new();
+        if let Some(e) = &input.error {
+            details.insert("error".into(), e.as_str().into());
+        }
+        if let Some(c) = &input.cause {
+            details.insert("cause".into(), c.as_str().into());
+        }
+        let stop = exec.end(
+            ExecStatus::Aborted,
+            None,
+            input.error,
+            input.cause,
+            "ExecutionAborted",
+            "executionAbortedEventDetails",
+            Value::Object(details),
+            TaskStatus::Aborted,
+        );
+        let stop = match stop {
+            Some(s) => {
+                exec.cancel.notify_one();
+                s
+            }
+            // Already ended: AWS answers with the time it stopped.
+            None => lock(&exec.state)
+                .stop_date
+                .unwrap_or_else(|| epoch(self.clock.now())),
+        };
+        reply(&serde_json::json!({ "stopDate": stop }))
+    }
+
+    pub(super) fn describe_state_machine_for_execution(&self, call: Call<'_>) -> ApiResult {
+        let input: ArnInput = call.input()?;
+        let e = self.execution(&input.execution_arn)?;
+        reply(&serde_json::json!({
+            "stateMachineArn": e.machine_arn,
+            "name": e.machine_name,
+            "definition": e.definition,
+            "roleArn": e.role_arn,
+            "updateDate": e.updated.unwrap_or_else(|| epoch(e.start)),
+        }))
+    }
+}

@@ -1,0 +1,98 @@
+//! Execution history: events as the service and the interpreter record them, and
+//! GetExecutionHistory.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Call, Service, paging, reply};
+use crate::error::ApiResult;
+
+/// One recorded event.
+pub(crate) struct HistoryEvent {
+    pub(crate) timestamp: f64,
+    pub(crate) event_type: &'static str,
+    pub(crate) details_key: Option<&'static str>,
+    pub(crate) details: Value,
+}
+
+/// An execution's events; once a terminal event (`ExecutionSucceeded`, ...) is in, later ones
+/// are dropped (an interpreter being cancelled may still try to record).
+#[derive(Default)]
+pub(crate) struct History {
+    pub(crate) events: Vec<HistoryEvent>,
+    pub(crate) closed: bool,
+}
+
+impl History {
+    /// Appends an event unless the history is closed; `terminal` closes it.
+    pub(crate) fn push(&mut self, event: HistoryEvent, terminal: bool) {
+        if self.closed {
+            return;
+        }
+        self.closed = terminal;
+        self.events.push(event);
+    }
+}
+
+/// `{"truncated": false}` as AWS puts beside payloads.
+pub(crate) fn not_truncated() -> Value {
+    serde_json::json!({ "truncated": false })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetExecutionHistoryInput {
+    execution_arn: String,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    reverse_order: Option<bool>,
+    include_execution_data: Option<bool>,
+}
+
+/// Removes payload members (`input`, `output`) when `includeExecutionData` is false.
+fn strip_data(details: &mut Map<String, Value>) {
+    for key in ["input", "output"] {
+        details.remove(key);
+    }
+}
+
+impl Service {
+    pub(super) fn get_execution_history(&self, call: Call<'_>) -> ApiResult {
+        let input: GetExecutionHistoryInput = call.input()?;
+        let exec = self.execution(&input.execution_arn)?;
+        let size = paging::page_size(input.max_results)?;
+        let skip = paging::position(input.next_token.as_deref())?.unwrap_or(0);
+        let reverse = input.reverse_order.unwrap_or(false);
+        let include_data = input.include_execution_data.unwrap_or(true);
+        let history = super::lock(&exec.history);
+        let total = history.events.len();
+        let ids: Box<dyn Iterator<Item = usize>> = if reverse {
+            Box::new((0..total).rev())
+        } else {
+            Box::new(0..total)
+        };
+        let events: Vec<Value> = ids
+            .skip(skip)
+            .take(size)
+            .map(|i| {
+                let e = &history.events[i];
+                let mut obj = Map::new();
+                obj.insert("timestamp".into(), e.timestamp.into());
+                obj.insert("type".into(), e.event_type.into());
+                obj.insert("id".into(), (i as u64 + 1).into());
+                obj.insert("previousEventId".into(), (i as u64).into());
+                if let Some(key) = e.details_key {
+                    let mut details = e.details.clone();
+                    if !include_data && let Value::Object(d) = &mut details {
+                        strip_data(d);
+                    }
+                    obj.insert(key.into(), details);
+                }
+                Value::Object(obj)
+            })
+            .collect();
+        drop(history);
+        let next = (skip + size < total).then(|| paging::token(skip + size));
+        reply(&serde_json::json!({ "events": events, "nextToken": next }))
+    }
+}

@@ -1,0 +1,137 @@
+//! `Host::run_activity`: schedules an activity task, enforces HeartbeatSeconds and
+//! TimeoutSeconds on the service clock, and waits for the worker's answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::tasks::Status;
+use super::{Execution, Service, Task, lock, read};
+use crate::asl::{ActivityRequest, ErrorCause};
+use crate::clock::sleep_until;
+
+/// AWS's TimeoutSeconds when a Task state sets none.
+const DEFAULT_TIMEOUT: u64 = 99_999_999;
+
+/// Closes the task as aborted if the interpreter drops the wait (StopExecution, a failed
+/// Parallel branch), so its token is refused afterwards.
+struct AbortOnDrop(Arc<Task>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if self.0.close(Status::Aborted) {
+            self.0.execution.forget_task(&self.0.token);
+        }
+    }
+}
+
+/// Runs one activity task to its end.
+pub(super) async fn run_activity(
+    svc: Arc<Service>,
+    exec: Arc<Execution>,
+    req: ActivityRequest,
+) -> Result<Value, ErrorCause> {
+    let now = svc.clock.now();
+    let Some(activity) = read(&svc.activities).get(&req.resource).cloned() else {
+        let cause = format!("activity does not exist: '{}'", req.resource);
+        exec.record_at(
+            now,
+            "ActivityScheduleFailed",
+            Some("activityScheduleFailedEventDetails"),
+            serde_json::json!({ "error": "States.Runtime", "cause": cause }),
+        );
+        return Err(ErrorCause::new("States.Runtime", cause));
+    };
+    let input = req.input.to_string();
+    let token = req.task_token;
+    let (task, mut rx) = Task::new(token.clone(), input.clone(), exec.clone());
+    lock(&svc.tasks).insert(token.clone(), task.clone());
+    if !exec.track(&task) {
+        return Err(ErrorCause::new(
+            "States.Runtime",
+            "the execution ended before the task was scheduled",
+        ));
+    }
+    let _guard = AbortOnDrop(task.clone());
+    let mut details = serde_json::json!({
+        "resource": req.resource,
+        "input": input,
+        "inputDetails": super::history::not_truncated(),
+    });
+    if let Some(t) = req.timeout_seconds {
+        details["timeoutInSeconds"] = t.into();
+    }
+    if let Some(h) = req.heartbeat_seconds {
+        details["heartbeatInSeconds"] = h.into();
+    }
+    exec.record_at(
+        now,
+        "ActivityScheduled",
+        Some("activityScheduledEventDetails"),
+        details,
+    );
+    activity.enqueue(task.clone());
+
+    let total = Duration::from_secs(req.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT));
+    let total_deadline = svc.clock.deadline(total);
+    let heartbeat = req.heartbeat_seconds.map(Duration::from_secs);
+    loop {
+        let beat_deadline = heartbeat.and_then(|h| {
+            let st = lock(&task.state);
+            (st.status == Status::Started)
+                .then_some(st.last_beat)
+                .flatten()
+                .and_then(|b| b.checked_add(svc.clock.real(h)))
+        });
+        let deadline = match (total_deadline, beat_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        tokio::select! {
+            biased;
+            result = &mut rx => {
+                return result.unwrap_or_else(|_| {
+                    Err(ErrorCause::new("States.Runtime", "the task closed without a result"))
+                });
+            }
+            () = task.beat.notified() => continue,
+            () = sleep_until(deadline) => {
+                let now = tokio::time::Instant::now();
+                let total_hit = total_deadline.is_some_and(|d| d <= now);
+                let beat_hit = {
+                    let st = lock(&task.state);
+                    st.status == Status::Started
+                        && heartbeat.is_some_and(|h| {
+                            st.last_beat
+                                .and_then(|b| b.checked_add(svc.clock.real(h)))
+                                .is_some_and(|d| d <= now)
+                        })
+                };
+                // Answered or beaten meanwhile: look again.
+                if !(total_hit || beat_hit) || !task.close(Status::TimedOut) {
+                    continue;
+                }
+                let cause = if beat_hit && !total_hit {
+                    format!(
+                        "the activity sent no heartbeat for {} seconds (HeartbeatSeconds)",
+                        heartbeat.map(|h| h.as_secs()).unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "the activity did not finish within {} seconds (TimeoutSeconds)",
+                        total.as_secs()
+                    )
+                };
+                exec.record_at(
+                    svc.clock.now(),
+                    "ActivityTimedOut",
+                    Some("activityTimedOutEventDetails"),
+                    serde_json::json!({ "error": "States.Timeout", "cause": cause }),
+                );
+                exec.forget_task(&token);
+                return Err(ErrorCause::new("States.Timeout", cause));
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The in-memory Step Functions service: resources, executions and the operations on them.
+//!
+//! Locks are `std` mutexes held only for map look-ups and field updates, never across an
+//! await; activity tasks are handed to waiting pollers through oneshot channels.
+
+mod activities;
+mod executions;
+mod history;
+mod host;
+mod machines;
+mod paging;
+mod tasks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::Faults;
+use crate::clock::Clock;
+use crate::error::{ApiError, ApiResult};
+
+pub(crate) use activities::Activity;
+pub(crate) use executions::Execution;
+pub(crate) use machines::Machine;
+pub(crate) use tasks::Task;
+
+/// Settings fixed when the service starts.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// How long `GetActivityTask` waits for a task.
+    pub(crate) long_poll: Duration,
+    /// Clock speed-up.
+    pub(crate) time_scale: f64,
+}
+
+/// The whole service state.
+pub(crate) struct Service {
+    pub(crate) settings: Settings,
+    pub(crate) clock: Clock,
+    pub(crate) faults: RwLock<Arc<Faults>>,
+    pub(crate) activities: RwLock<HashMap<String, Arc<Activity>>>,
+    pub(crate) machines: RwLock<HashMap<String, Arc<Machine>>>,
+    pub(crate) executions: RwLock<HashMap<String, Arc<Execution>>>,
+    pub(crate) tasks: Mutex<HashMap<String, Arc<Task>>>,
+    /// Creation order for listings.
+    seq: std::sync::atomic::AtomicU64,
+    /// Flips to true when the service stops: pollers answer `{}` and executions end.
+    pub(crate) closing: watch::Sender<bool>,
+}
+
+/// One call: the operation's region and its JSON body.
+pub(crate) struct Call<'a> {
+    /// Region from the signature (or `us-east-1`).
+    pub(crate) region: &'a str,
+    /// The request body.
+    pub(crate) body: &'a [u8],
+}
+
+impl Call<'_> {
+    /// Parses the body into an operation's input shape.
+    pub(crate) fn input<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            self.body
+        };
+        serde_json::from_slice(body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::validation(format!("invalid request: {e}"))
+            }
+            _ => ApiError::new(
+                "SerializationException",
+                format!("request body is not valid JSON: {e}"),
+            ),
+        })
+    }
+}
+
+impl Service {
+    /// A fresh, empty service.
+    pub(crate) fn new(settings: Settings, faults: Faults) -> Arc<Service> {
+        let (closing, _) = watch::channel(false);
+        Arc::new(Service {
+            clock: Clock::new(settings.time_scale),
+            settings,
+            faults: RwLock::new(Arc::new(faults)),
+            activities: RwLock::default(),
+            machines: RwLock::default(),
+            executions: RwLock::default(),
+            tasks: Mutex::default(),
+            seq: Default::default(),
+            closing,
+        })
+    }
+
+    /// The next creation sequence number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops pollers and running executions.
+    pub(crate) fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Runs one operation.
+    pub(crate) async fn dispatch(self: &Arc<Self>, op: &str, call: Call<'_>) -> ApiResult {
+        match op {
+            "CreateActivity" => self.create_activity(call),
+            "DescribeActivity" => self.describe_activity(call),
+            "ListActivities" => self.list_activities(call),
+            "DeleteActivity" => self.delete_activity(call),
+            "GetActivityTask" => self.get_activity_task(call).await,
+            "SendTaskSuccess" => self.send_task_success(call),
+            "SendTaskFailure" => self.send_task_failure(call),
+            "SendTaskHeartbeat" => self.send_task_heartbeat(call),
+            "CreateStateMachine" => self.create_state_machine(call),
+            "DescribeStateMachine" => self.describe_state_machine(call),
+            "UpdateStateMachine" => self.update_state_machine(call),
+            "ListStateMachines" => self.list_state_machines(call),
+            "DeleteStateMachine" => self.delete_state_machine(call),
+            "StartExecution" => self.start_execution(call),
+            "DescribeExecution" => self.describe_execution(call),
+            "ListExecutions" => self.list_executions(call),
+            "StopExecution" => self.stop_execution(call),
+            "GetExecutionHistory" => self.get_execution_history(call),
+            "DescribeStateMachineForExecution" => self.describe_state_machine_for_execution(call),
+            other => Err(ApiError::new(
+                "UnknownOperationException",
+                format!(
+                    "unknown operation '{other}'; stefuna-local supports {}",
+                    OPERATIONS.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// Operations this service answers.
+pub(crate) const OPERATIONS: &[&str] = &[
+    "CreateActivity",
+    "DescribeActivity",
+    "ListActivities",
+    "DeleteActivity",
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "CreateStateMachine",
+    "DescribeStateMachine",
+    "UpdateStateMachine",
+    "ListStateMachines",
+    "DeleteStateMachine",
+    "StartExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "StopExecution",
+    "GetExecutionHistory",
+    "DescribeStateMachineForExecution",
+];
+
+/// Serializes an answer.
+pub(crate) fn reply(v: &impl serde::Serialize) -> ApiResult {
+    serde_json::to_string(v)
+        .map_err(|e| ApiError::internal(format!("could not encode the answer: {e}")))
+}
+
+/// Locks a mutex, carrying on past a poisoned one (a panicking handler must not wedge the
+/// service).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Read-locks an RwLock past poisoning.
+pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Write-locks an RwLock past poisoning.
+pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
