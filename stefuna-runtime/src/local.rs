@@ -16,12 +16,11 @@ use futures::StreamExt;
 use stefuna_core::ActivityDefaults;
 use stefuna_local::Emulator;
 
-/// How long a `GetActivityTask` waits on the in-process endpoint before answering empty.
-const LOCAL_LONG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
-
 use crate::cli::Cli;
 use crate::config::{Config, activity_arn_region};
 
+/// How long a `GetActivityTask` waits on the in-process endpoint before answering empty.
+const LOCAL_LONG_POLL: Duration = Duration::from_secs(1);
 /// Role ARN given to local state machines (the emulator does not check it).
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/stefuna-local";
 /// Name of the state machine created for the hosted activities.
