@@ -43,10 +43,11 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
             .worker_name(shared.worker_name.as_ref())
             .send();
         // A poll that is open when the drain starts finishes: Step Functions may already have
-        // handed it a task. Only a forced shutdown abandons it.
+        // handed it a task. Only a forced shutdown (or local mode's drain) abandons it.
         let res = tokio::select! {
             r = call => r,
             () = shared.shutdown.force.cancelled() => return,
+            () = shared.shutdown.abandon_polls.cancelled() => return,
         };
         match res {
             Ok(out) => {

@@ -252,7 +252,14 @@ impl ServerBuilder {
         #[cfg(feature = "local")]
         let session = if cli.local {
             match crate::local::start(&cli, &mut config, &defaults).await {
-                Ok(s) => Some(s),
+                Ok(s) => {
+                    let sd = shutdown.clone();
+                    tokio::spawn(async move {
+                        sd.drain.cancelled().await;
+                        sd.abandon_polls.cancel();
+                    });
+                    Some(s)
+                }
                 Err(e) => {
                     signals.abort();
                     return local_start_error(&e);

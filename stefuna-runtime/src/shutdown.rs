@@ -17,6 +17,10 @@ pub(crate) struct Shutdown {
     pub(crate) force: CancellationToken,
     /// The server is returning: stop retrying deliveries.
     pub(crate) exit: CancellationToken,
+    /// Give up open polls instead of letting them finish (local mode: the in-process emulator
+    /// goes away with the process, so no task handed to an open poll can be lost to another
+    /// worker).
+    pub(crate) abandon_polls: CancellationToken,
 }
 
 impl Shutdown {
