@@ -57,6 +57,11 @@ pub(crate) fn check_arn<'a>(field: &str, kind: &str, value: &'a str) -> Result<&
     Ok(parts[6])
 }
 
+/// The region part of an ARN.
+pub(crate) fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or("")
+}
+
 /// The region of a SigV4 `Authorization` header's credential scope
 /// (`Credential=AKID/20260101/us-west-2/states/aws4_request`).
 pub(crate) fn region_from_auth(auth: Option<&str>) -> Option<&str> {

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use super::{Call, Service, Task, lock, paging, read, reply, write};
 use crate::clock::{epoch, sleep_until};
 use crate::error::{ApiError, ApiResult};
-use crate::names::{arn, check_arn, check_name};
+use crate::names::{arn, check_arn, check_name, region_of};
 
 /// One activity and its queue of scheduled tasks.
 pub(crate) struct Activity {
@@ -151,7 +151,11 @@ impl Service {
         let input: ListInput = call.input()?;
         let size = paging::page_size(input.max_results)?;
         let start = paging::position(input.next_token.as_deref())?.unwrap_or(0);
-        let mut all: Vec<Arc<Activity>> = read(&self.activities).values().cloned().collect();
+        let mut all: Vec<Arc<Activity>> = read(&self.activities)
+            .values()
+            .filter(|a| region_of(&a.arn) == call.region)
+            .cloned()
+            .collect();
         all.sort_by_key(|a| a.seq);
         let page: Vec<ActivityListItem<'_>> = all
             .iter()

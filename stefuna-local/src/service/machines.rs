@@ -214,7 +214,11 @@ impl Service {
         let input: ListInput = call.input()?;
         let size = paging::page_size(input.max_results)?;
         let start = paging::position(input.next_token.as_deref())?.unwrap_or(0);
-        let mut all: Vec<Arc<Machine>> = read(&self.machines).values().cloned().collect();
+        let mut all: Vec<Arc<Machine>> = read(&self.machines)
+            .values()
+            .filter(|m| m.region == call.region)
+            .cloned()
+            .collect();
         all.sort_by_key(|m| m.seq);
         let page: Vec<ListItem<'_>> = all
             .iter()
