@@ -524,3 +524,27 @@ async fn logs_show_token_hashes_never_tokens_or_data() {
         "no token, input or cause in info logs:\n{text}"
     );
 }
+
+#[tokio::test]
+async fn a_poll_open_at_shutdown_finishes_and_its_task_runs() {
+    let fake = FakeSfn::start_with_long_poll(Duration::from_secs(60)).await;
+    let mut server = serve(&fake, echo(), config(ARN, 1)).await;
+    fake.until("a poll to be open", |f| f.open_polls() == 1)
+        .await;
+    server.request_shutdown();
+    within(Duration::from_secs(10), "draining", async {
+        while get(&format!("{}/readyz", server.health)).await.unwrap().0 != 503 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Step Functions hands the open poll a task after the drain began: it still runs.
+    fake.push("late", "\"late\"");
+    assert_eq!(fake.result("late").await, Sent::Success("\"late\"".into()));
+    server.join().await.unwrap();
+    assert_eq!(
+        fake.calls("GetActivityTask"),
+        1,
+        "no poll after the drain began"
+    );
+}

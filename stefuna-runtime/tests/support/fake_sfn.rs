@@ -32,6 +32,7 @@ struct State {
     calls: HashMap<String, usize>,
     workers: Vec<String>,
     assigned: HashMap<String, String>,
+    open_polls: usize,
 }
 
 /// The fake service.
@@ -47,6 +48,11 @@ pub struct FakeSfn {
 impl FakeSfn {
     /// Starts on 127.0.0.1 with a 1 s long poll.
     pub async fn start() -> FakeSfn {
+        Self::start_with_long_poll(Duration::from_secs(1)).await
+    }
+
+    /// Starts on 127.0.0.1; an empty `GetActivityTask` answers after `long_poll`.
+    pub async fn start_with_long_poll(long_poll: Duration) -> FakeSfn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let fake = FakeSfn {
@@ -54,7 +60,7 @@ impl FakeSfn {
             changed: Arc::default(),
             queued: Arc::default(),
             endpoint,
-            long_poll: Duration::from_secs(1),
+            long_poll,
         };
         let f = fake.clone();
         let route = warp::post()
@@ -97,6 +103,11 @@ impl FakeSfn {
     /// Worker names seen on polls.
     pub fn workers(&self) -> Vec<String> {
         self.lock().workers.clone()
+    }
+
+    /// `GetActivityTask` calls waiting for a task now.
+    pub fn open_polls(&self) -> usize {
+        self.lock().open_polls
     }
 
     /// The worker name whose poll received `token`.
@@ -172,7 +183,11 @@ impl FakeSfn {
         let reply = match op.as_str() {
             "GetActivityTask" => {
                 let worker = req["workerName"].as_str().unwrap_or("").to_owned();
-                self.lock().workers.push(worker.clone());
+                {
+                    let mut s = self.lock();
+                    s.workers.push(worker.clone());
+                    s.open_polls += 1;
+                }
                 self.changed.notify_waiters();
                 let task = tokio::time::timeout(self.long_poll, async {
                     loop {
@@ -184,6 +199,7 @@ impl FakeSfn {
                     }
                 })
                 .await;
+                self.lock().open_polls -= 1;
                 match task {
                     Ok((token, input)) => {
                         ok(serde_json::json!({"taskToken": token, "input": input}))
