@@ -307,7 +307,7 @@ async fn list_executions_filters_and_pages_newest_first() {
         .send()
         .await
         .unwrap();
-    let first = format!("{}", arn.replace(":stateMachine:", ":execution:") + ":e0");
+    let first = arn.replace(":stateMachine:", ":execution:") + ":e0";
     wait_done(&c, &first).await;
 
     let mut names = Vec::new();
