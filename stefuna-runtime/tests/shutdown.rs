@@ -56,6 +56,10 @@ struct Worker {
 
 impl Worker {
     fn spawn(fake: &FakeSfn, extra: &[&str]) -> Worker {
+        Self::spawn_at(&fake.endpoint, ARN, extra)
+    }
+
+    fn spawn_at(endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
             "stefuna-rt-{}-{}",
@@ -64,7 +68,7 @@ impl Worker {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new(worker_binary())
-            .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
+            .args(["--activity-arn", arn, "--endpoint-url", endpoint])
             .args(["--region", "us-east-1", "--healthcheck-host", "127.0.0.1"])
             .args(["--healthcheck", &port.to_string(), "--name", "Child"])
             .args(extra)
@@ -217,4 +221,90 @@ async fn config_errors_exit_2_before_anything_starts() {
         "{stderr}"
     );
     assert_eq!(fake.calls("GetActivityTask"), 0, "nothing started");
+}
+
+#[tokio::test]
+async fn sigterm_loses_nothing_against_stefuna_local() {
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    let emu = stefuna_local::Emulator::builder()
+        .long_poll(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    let arn = sfn
+        .create_activity()
+        .name("drain")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let definition = serde_json::json!({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": arn, "End": true}}
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name("drain")
+        .role_arn("arn:aws:iam::123456789012:role/test")
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    let worker = Worker::spawn_at(emu.endpoint(), &arn, &["--processes", "3"]);
+    let flag = worker.dir.join("finish");
+    let mut execs = Vec::new();
+    for i in 0..3 {
+        let input = serde_json::json!({ "wait_for_file": flag, "n": i }).to_string();
+        let out = sfn
+            .start_execution()
+            .state_machine_arn(&sm)
+            .input(input)
+            .send();
+        execs.push(out.await.unwrap().execution_arn().to_owned());
+    }
+    // Every task claimed: its ActivityStarted event is in the history.
+    within(Duration::from_secs(20), "all tasks to start", async {
+        loop {
+            let mut started = 0;
+            for exec in &execs {
+                let h = sfn
+                    .get_execution_history()
+                    .execution_arn(exec)
+                    .send()
+                    .await
+                    .unwrap();
+                if h.events()
+                    .iter()
+                    .any(|e| e.activity_started_event_details().is_some())
+                {
+                    started += 1;
+                }
+            }
+            if started == execs.len() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+
+    worker.signal("TERM");
+    worker.wait_draining().await;
+    std::fs::write(&flag, b"").unwrap();
+    assert_eq!(worker.exit_code().await, Some(0));
+    for exec in &execs {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(exec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{exec}");
+    }
 }
