@@ -299,12 +299,21 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
     std::fs::write(&flag, b"").unwrap();
     assert_eq!(worker.exit_code().await, Some(0));
     for exec in &execs {
-        let d = sfn
-            .describe_execution()
-            .execution_arn(exec)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{exec}");
+        let status = within(Duration::from_secs(20), "the execution to end", async {
+            loop {
+                let d = sfn
+                    .describe_execution()
+                    .execution_arn(exec)
+                    .send()
+                    .await
+                    .unwrap();
+                if *d.status() != ExecutionStatus::Running {
+                    return d.status().clone();
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        assert_eq!(status, ExecutionStatus::Succeeded, "{exec}");
     }
 }
