@@ -548,3 +548,45 @@ async fn a_poll_open_at_shutdown_finishes_and_its_task_runs() {
         "no poll after the drain began"
     );
 }
+
+#[tokio::test]
+async fn a_lost_task_ignoring_cancellation_is_dropped_after_its_grace() {
+    struct DropSignal(mpsc::UnboundedSender<&'static str>);
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.0.send("dropped");
+        }
+    }
+    let fake = FakeSfn::start().await;
+    let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+    let activity = FnActivity::new("Stubborn", move |input, _ctx| {
+        let tx = tx.clone();
+        async move {
+            if input == "\"stubborn\"" {
+                let _guard = DropSignal(tx.clone());
+                let _ = tx.send("started");
+                std::future::pending::<()>().await;
+            }
+            Ok(input)
+        }
+    });
+    let mut cfg = config(ARN, 1);
+    cfg.heartbeat = 1;
+    cfg.server_config = serde_json::json!({"lost_task_grace": 0.2});
+    let server = serve(&fake, activity, cfg).await;
+    fake.push("stubborn", "\"stubborn\"");
+    assert_eq!(
+        within(Duration::from_secs(10), "start", rx.recv()).await,
+        Some("started")
+    );
+    fake.kill("stubborn");
+    assert_eq!(
+        within(Duration::from_secs(10), "the task to be dropped", rx.recv()).await,
+        Some("dropped")
+    );
+    // The only slot is free again.
+    fake.push("next", "\"next\"");
+    assert_eq!(fake.result("next").await, Sent::Success("\"next\"".into()));
+    assert!(fake.results("stubborn").is_empty());
+    server.stop().await.unwrap();
+}
