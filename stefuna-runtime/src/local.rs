@@ -286,9 +286,10 @@ impl LocalSession {
         let runs = futures::stream::iter(&self.inputs).map(|input| self.run_one(input));
         let mut outcomes = Vec::with_capacity(self.inputs.len());
         let mut report = |outcome: Outcome| {
+            // Results go to stdout either way; the bar (on stderr) steps aside while one prints.
             match &bar {
                 Some(bar) => {
-                    bar.println(&outcome.line);
+                    bar.suspend(|| println!("{}", outcome.line));
                     bar.inc(1);
                 }
                 None => println!("{}", outcome.line),
