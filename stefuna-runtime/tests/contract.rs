@@ -590,3 +590,85 @@ async fn a_lost_task_ignoring_cancellation_is_dropped_after_its_grace() {
     assert!(fake.results("stubborn").is_empty());
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn open_polls_never_exceed_pollers_or_free_slots() {
+    let fake = FakeSfn::start_with_long_poll(Duration::from_millis(200)).await;
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let r = release.clone();
+    let activity = FnActivity::new("Held", move |input, _ctx| {
+        let r = r.clone();
+        async move {
+            r.acquire().await.unwrap().forget();
+            Ok(input)
+        }
+    });
+    let mut cfg = config(ARN, 4);
+    cfg.pollers = Some(2);
+    let server = serve(&fake, activity, cfg).await;
+    // Several rounds of empty polls, then three tasks take three of the four slots.
+    fake.until("a few poll rounds", |f| f.calls("GetActivityTask") >= 6)
+        .await;
+    for t in ["h1", "h2", "h3"] {
+        fake.push(t, "1");
+    }
+    fake.until("the tasks to be claimed", |f| {
+        ["h1", "h2", "h3"].iter().all(|t| f.assigned(t).is_some())
+    })
+    .await;
+    let before = fake.calls("GetActivityTask");
+    fake.until("more polls with one free slot", |f| {
+        f.calls("GetActivityTask") >= before + 3
+    })
+    .await;
+    assert_eq!(fake.max_open_polls(), 2, "at most `pollers` polls open");
+    assert!(fake.open_polls() <= 1, "one free slot, at most one poll");
+    release.add_permits(3);
+    for t in ["h1", "h2", "h3"] {
+        assert_eq!(fake.result(t).await, Sent::Success("1".into()));
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn liveness_fails_and_health_shows_the_error_while_polls_fail() {
+    // Nothing listens on this port: every poll fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = config(ARN, 1);
+    cfg.liveness_timeout = 0;
+    let server = Running::start(
+        Server::builder().activity(echo()).config(cfg),
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .await;
+    within(Duration::from_secs(10), "a poll error", async {
+        while server
+            .metric("stefuna_poll_errors_total{activity=\"Echo\"}")
+            .await
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        get(&format!("{}/healthz", server.health)).await.unwrap().0,
+        503
+    );
+    let (code, body) = get(&format!("{}/", server.health)).await.unwrap();
+    assert_eq!(code, 200);
+    let facts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(facts["state"], "polling");
+    assert!(
+        facts["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("GetActivityTask failed"),
+        "{facts}"
+    );
+    server.stop().await.unwrap();
+}

@@ -33,6 +33,7 @@ struct State {
     workers: Vec<String>,
     assigned: HashMap<String, String>,
     open_polls: usize,
+    max_open_polls: usize,
 }
 
 /// The fake service.
@@ -108,6 +109,11 @@ impl FakeSfn {
     /// `GetActivityTask` calls waiting for a task now.
     pub fn open_polls(&self) -> usize {
         self.lock().open_polls
+    }
+
+    /// The most `GetActivityTask` calls ever open at once.
+    pub fn max_open_polls(&self) -> usize {
+        self.lock().max_open_polls
     }
 
     /// The worker name whose poll received `token`.
@@ -187,6 +193,7 @@ impl FakeSfn {
                     let mut s = self.lock();
                     s.workers.push(worker.clone());
                     s.open_polls += 1;
+                    s.max_open_polls = s.max_open_polls.max(s.open_polls);
                 }
                 self.changed.notify_waiters();
                 let task = tokio::time::timeout(self.long_poll, async {
