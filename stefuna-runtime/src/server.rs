@@ -301,10 +301,23 @@ impl ServerBuilder {
                     };
                     shutdown.drain.cancel();
                 }
-                // The server ended first (an error, or a signal): fall through to its result.
-                _ = &mut server => {
+                // The server ended first (an error, or a signal): the inputs did not all run.
+                res = &mut server => {
                     signals.abort();
-                    return ExitCode::FAILURE;
+                    return match res {
+                        Ok(Err(e)) => {
+                            eprintln!("error: {e}");
+                            ExitCode::from(e.exit_code())
+                        }
+                        Ok(Ok(())) => {
+                            eprintln!("error: the worker stopped before every --input execution ended");
+                            ExitCode::FAILURE
+                        }
+                        Err(e) => {
+                            eprintln!("error: the server task failed: {e}");
+                            ExitCode::FAILURE
+                        }
+                    };
                 }
             }
         }
