@@ -270,6 +270,68 @@ mod tests {
         }
     }
 
+    type Err = SdkError<
+        aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError,
+        aws_smithy_runtime_api::http::Response,
+    >;
+
+    fn service_error(status: u16, code: &str) -> Err {
+        let meta = aws_smithy_types::error::ErrorMetadata::builder()
+            .code(code)
+            .message("it went wrong")
+            .build();
+        let raw = aws_smithy_runtime_api::http::Response::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        SdkError::service_error(
+            aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError::generic(meta),
+            raw,
+        )
+    }
+
+    #[test]
+    fn errors_are_classified_by_code_and_status() {
+        for code in ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"] {
+            assert_eq!(
+                classify(&service_error(400, code)),
+                ErrorClass::TokenDead,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            classify(&service_error(400, "ThrottlingException")),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(&service_error(503, "Whatever")),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(&service_error(429, "Whatever")),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(&service_error(400, "InvalidOutput")),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(&service_error(403, "AccessDeniedException")),
+            ErrorClass::Permanent
+        );
+        let timeout: Err = SdkError::timeout_error("read timed out");
+        assert_eq!(classify(&timeout), ErrorClass::Transient);
+        assert_eq!(
+            error_code(&service_error(400, "InvalidToken")).as_deref(),
+            Some("InvalidToken")
+        );
+        assert_eq!(
+            describe(&service_error(400, "InvalidOutput")),
+            "InvalidOutput: it went wrong"
+        );
+        assert_eq!(describe(&timeout), "request has timed out: read timed out");
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let base = Duration::from_millis(100);
