@@ -497,3 +497,46 @@ async fn several_activities_share_state_and_worker_config() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn long_polls_that_wait_are_not_errors() {
+    // Longer than the SDK's default 5 s stalled-stream grace and read timeouts of other calls.
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(12))
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let (arn, sm) = setup(&sfn, "patient", None).await;
+    let echo = FnActivity::new("Patient", |input, _ctx| async move { Ok(input) });
+    let server = Running::start(
+        Server::builder().activity(echo).config(config(&arn, 1)),
+        emu.endpoint(),
+    )
+    .await;
+    // One poll ends empty after the full long poll; then a task arrives.
+    within(Duration::from_secs(30), "an empty poll", async {
+        while server
+            .metric("stefuna_polls_total{activity=\"Patient\"}")
+            .await
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let exec = start(&sfn, &sm, "[1]").await;
+    assert_eq!(
+        finished(&sfn, &exec).await.status,
+        ExecutionStatus::Succeeded
+    );
+    assert_eq!(
+        server
+            .metric("stefuna_poll_errors_total{activity=\"Patient\"}")
+            .await,
+        0.0
+    );
+    // Shut the emulator down first so the open 12 s poll answers at once.
+    emu.shutdown().await;
+    server.stop().await.unwrap();
+}
