@@ -327,7 +327,6 @@ impl ServerBuilder {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 eprintln!("error: {e}");
-                tracing::error!(error = %e, "server stopped");
                 return ExitCode::from(e.exit_code());
             }
             Err(e) => {
