@@ -540,3 +540,85 @@ async fn long_polls_that_wait_are_not_errors() {
     emu.shutdown().await;
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_task_failed_by_shutdown_is_retried_on_another_worker() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .time_scale(20.0)
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let arn = sfn
+        .create_activity()
+        .name("moving")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let definition = serde_json::json!({
+        "StartAt": "T",
+        "States": {"T": {
+            "Type": "Task",
+            "Resource": arn,
+            "Retry": [{"ErrorEquals": ["Stefuna.WorkerShutdown"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+            "End": true
+        }}
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name("moving")
+        .role_arn(ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let stuck = FnActivity::new("Moving", move |_input, ctx: Context| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(());
+            ctx.cancelled().await;
+            Err(TaskError::msg("cancelled"))
+        }
+    });
+    let mut cfg = config(&arn, 1);
+    cfg.name = "Leaving".into();
+    cfg.shutdown_grace = Some(0);
+    let leaving = Running::start(
+        Server::builder().activity(stuck).config(cfg),
+        emu.endpoint(),
+    )
+    .await;
+    let exec = start(&sfn, &sm, r#"{"job": 1}"#).await;
+    within(Duration::from_secs(10), "the first attempt", rx.recv()).await;
+    leaving.stop().await.unwrap();
+
+    let mut cfg = config(&arn, 1);
+    cfg.name = "Staying".into();
+    let echo = FnActivity::new("Moving", |input, _ctx| async move { Ok(input) });
+    let staying =
+        Running::start(Server::builder().activity(echo).config(cfg), emu.endpoint()).await;
+    let ended = finished(&sfn, &exec).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    let workers: Vec<String> = history(&sfn, &exec)
+        .await
+        .iter()
+        .filter_map(|e| {
+            e.activity_started_event_details()?
+                .worker_name()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    assert!(
+        workers[0].starts_with("Leaving-") && workers[1].starts_with("Staying-"),
+        "{workers:?}"
+    );
+    staying.stop().await.unwrap();
+}
