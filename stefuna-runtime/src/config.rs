@@ -1140,6 +1140,14 @@ mod tests {
             assert_eq!(s.processes, 4);
             assert_eq!(s.heartbeat, Some(Duration::from_secs(9)));
             assert_eq!(s.arn, RESIZE_ARN);
+
+            jail.set_env("STEFUNA_ACTIVITIES__RESIZE__PROCESSES", "x");
+            let err = load_err(&cli(&[]), &acts);
+            assert_eq!(
+                err,
+                "invalid value for `activities.resize.processes`: found string \"x\", expected \
+                 an integer (from env STEFUNA_ACTIVITIES__RESIZE__PROCESSES)"
+            );
             Ok(())
         });
     }
