@@ -52,6 +52,7 @@ mod heartbeat;
 #[cfg(feature = "local")]
 mod local;
 pub mod logging;
+mod main_entry;
 mod metrics;
 mod poller;
 mod pool;
@@ -61,6 +62,7 @@ mod task;
 mod worker;
 
 pub use config::{ActivitySettings, Config, ConfigError};
+pub use main_entry::run_main;
 pub use pool::{DEFAULT_MAX_POLLERS, pollers_for};
-pub use server::{Server, ServerBuilder, ServerError, run_main};
+pub use server::{Server, ServerBuilder, ServerError};
 pub use worker::{MAX_WORKER_NAME_CHARS, worker_name};
