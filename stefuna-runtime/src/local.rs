@@ -536,13 +536,19 @@ fn client(endpoint: &str, region: &str) -> aws_sdk_sfn::Client {
 
 fn call_error<E, R>(action: String, e: aws_sdk_sfn::error::SdkError<E, R>) -> LocalError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_sfn::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    LocalError::Call {
-        action,
-        message: DisplayErrorContext(&e).to_string(),
-    }
+    // A service error reads best as AWS words it: `InvalidDefinition: ...`.
+    let message = match e.as_service_error() {
+        Some(service) if service.code().is_some() => format!(
+            "{}: {}",
+            service.code().unwrap_or_default(),
+            service.message().unwrap_or("(no message)")
+        ),
+        _ => DisplayErrorContext(&e).to_string(),
+    };
+    LocalError::Call { action, message }
 }
 
 #[cfg(test)]
@@ -925,5 +931,28 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(err.to_string().contains("`${activity:Nope}`"), "{err}");
         assert!(err.to_string().contains("`Hello`"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_state_machine_is_reported_with_the_service_error() {
+        let dir = std::env::temp_dir().join(format!("stefuna-local-asl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let machine = dir.join("m.json");
+        std::fs::write(&machine, r#"{"StartAt":"Missing","States":{}}"#).unwrap();
+        let cli = local_cli(&["--state-machine", machine.to_str().unwrap()]);
+        let acts = vec![("Hello".to_owned(), ActivityDefaults::default())];
+        let err = start(&cli, &mut Config::default(), &acts)
+            .await
+            .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = err.to_string();
+        eprintln!("{err}");
+        assert!(
+            err.starts_with(
+                "local Step Functions emulator: could not create the state machine: \
+                 InvalidDefinition: "
+            ),
+            "{err}"
+        );
     }
 }
