@@ -716,7 +716,10 @@ impl Layer<figment::providers::Data<Toml>> {
 impl Layer<Env> {
     fn env() -> Self {
         Layer {
-            inner: Env::prefixed(ENV_PREFIX).split("__"),
+            // `STEFUNA_LOCAL_*` configures the stefuna-local emulator binary, not the worker.
+            inner: Env::prefixed(ENV_PREFIX)
+                .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("local_"))
+                .split("__"),
             name: Some(ENVIRONMENT),
             env: true,
         }
@@ -1330,6 +1333,27 @@ mod tests {
             jail.set_env("STEFUNA_HEARTBEET", 10);
             let err = load_err(&cli(&[]), &[]);
             assert_mentions(&err, &["unknown key `heartbeet`", "env STEFUNA_HEARTBEET"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn emulator_variables_are_not_worker_keys() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("STEFUNA_LOCAL_PORT", 9000);
+            jail.set_env("STEFUNA_LOCAL_THROTTLE", "0.1");
+            jail.set_env("STEFUNA_HEARTBEAT", 7);
+            let acts = [(
+                "hello".to_string(),
+                ActivityDefaults::new(
+                    Some("arn:aws:states:us-east-1:123456789012:activity:hello".into()),
+                    None,
+                    None,
+                ),
+            )];
+            let c = load(&cli(&[]), &acts).unwrap();
+            assert_eq!(c.heartbeat, 7);
             Ok(())
         });
     }
