@@ -1,6 +1,7 @@
 //! Heartbeats: the [`Heartbeat`] behind `Context::heartbeat()` and the automatic beat loop.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -21,6 +22,8 @@ pub(crate) struct SfnHeartbeat {
     lost: CancellationToken,
     /// The task's cancellation (what `Context::cancelled()` watches).
     cancel: CancellationToken,
+    /// Set once the result is being sent: from then on a dead token is the delivery's business.
+    delivering: AtomicBool,
 }
 
 impl SfnHeartbeat {
@@ -39,7 +42,15 @@ impl SfnHeartbeat {
             health,
             lost: CancellationToken::new(),
             cancel,
+            delivering: AtomicBool::new(false),
         }
+    }
+
+    /// The result is about to be sent. Beats go on (a slow, throttled delivery must not let
+    /// `HeartbeatSeconds` run out), but a beat that races the result and finds the token closed
+    /// no longer counts as a lost task.
+    pub(crate) fn set_delivering(&self) {
+        self.delivering.store(true, Ordering::SeqCst);
     }
 
     /// Fires when Step Functions no longer accepts the task.
@@ -66,9 +77,14 @@ impl SfnHeartbeat {
                 Ok(())
             }
             Err(e) => {
+                let dead = classify(&e) == ErrorClass::TokenDead;
+                if dead && self.delivering.load(Ordering::SeqCst) {
+                    // The result went first and closed the token: not a loss.
+                    return Err(HeartbeatError::TaskLost(error_code(&e).unwrap_or_default()));
+                }
                 metrics.record(&self.activity, Event::HeartbeatError);
                 let why = describe(&e);
-                if classify(&e) == ErrorClass::TokenDead {
+                if dead {
                     let code = error_code(&e).unwrap_or_default();
                     if !self.lost.is_cancelled() {
                         metrics.record(&self.activity, Event::Lost);

@@ -149,7 +149,6 @@ async fn run_in_span(
     tokio::select! {
         biased;
         result = job.join() => {
-            drop(beats);
             if hb.lost().is_cancelled() {
                 tracing::warn!("task finished after step functions lost it; result not sent");
             } else {
@@ -157,15 +156,18 @@ async fn run_in_span(
                 if let Err(e) = &result {
                     tracing::debug!(error = %e.error(), "task returned an error");
                 }
+                // Beats go on while a throttled delivery retries, so the task does not time out.
+                hb.set_delivering();
                 deliver(&shared, &pool, &token, result).await;
             }
+            drop(beats);
         }
         () = hb.lost().cancelled() => {
             drop(beats);
             finish_lost(&shared, &mut job).await;
         }
         () = force.cancelled() => {
-            drop(beats);
+            hb.set_delivering();
             cancel.cancel();
             tracing::warn!("worker shutting down before the task finished; failing it");
             let err = TaskError::new(
@@ -173,6 +175,7 @@ async fn run_in_span(
                 "the worker shut down before the task finished; retry it on another worker",
             );
             deliver(&shared, &pool, &token, Err(err)).await;
+            drop(beats);
             job.abort();
         }
     }

@@ -672,3 +672,31 @@ async fn liveness_fails_and_health_shows_the_error_while_polls_fail() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn heartbeats_go_on_while_a_throttled_result_retries() {
+    let fake = FakeSfn::start().await;
+    fake.throttle("SendTaskSuccess", 1_000);
+    let mut cfg = config(ARN, 1);
+    cfg.heartbeat = 1;
+    let server = serve(&fake, echo(), cfg).await;
+    fake.push("slow-delivery", "{}");
+    // The task returned at once: every beat the fake sees is sent during the delivery.
+    fake.until("two beats during delivery", |f| {
+        f.beats("slow-delivery") >= 2
+    })
+    .await;
+    assert!(fake.results("slow-delivery").is_empty());
+    fake.throttle("SendTaskSuccess", 0);
+    assert_eq!(
+        fake.result("slow-delivery").await,
+        Sent::Success("{}".into())
+    );
+    assert_eq!(
+        server
+            .metric("stefuna_tasks_lost_total{activity=\"Echo\"}")
+            .await,
+        0.0
+    );
+    server.stop().await.unwrap();
+}
