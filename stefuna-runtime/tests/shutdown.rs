@@ -317,3 +317,58 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
         assert_eq!(status, ExecutionStatus::Succeeded, "{exec}");
     }
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_on_stderr() {
+    let fake = FakeSfn::start().await;
+    let child = Command::new(worker_binary())
+        .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
+        .args([
+            "--healthcheck",
+            "0",
+            "--log-format",
+            "json",
+            "--name",
+            "Json",
+        ])
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    fake.push("json-token", r#"{"secret": "SECRET-INPUT"}"#);
+    fake.result("json-token").await;
+    let pid = child.id().unwrap();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = within(
+        Duration::from_secs(30),
+        "the worker to exit",
+        child.wait_with_output(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let hash = stefuna_core::TaskToken::new("json-token").short_hash();
+    let done = lines
+        .iter()
+        .find(|l| l["message"] == "task succeeded")
+        .unwrap_or_else(|| panic!("no success line in {stderr}"));
+    assert_eq!(done["span"]["token"], hash.as_str(), "{done}");
+    assert_eq!(done["span"]["activity"], "TestWorker", "{done}");
+    assert!(
+        !stderr.contains("SECRET") && !stderr.contains("json-token"),
+        "{stderr}"
+    );
+}
