@@ -187,6 +187,7 @@ impl ServerBuilder {
             Some(c) => c,
             None => config::load_embedded(&self.activity_defaults())?,
         };
+        config.warn_legacy_keys();
         let res = self.serve(config, shutdown).await;
         if let Some(w) = watcher {
             w.abort();
