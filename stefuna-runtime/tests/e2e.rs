@@ -250,7 +250,7 @@ async fn heartbeats_keep_a_long_task_alive() {
     let emu = emulator().await;
     let sfn = client(emu.endpoint());
     // The task runs past several HeartbeatSeconds windows; only the beats keep it alive.
-    let (arn, sm) = setup(&sfn, "beating", Some(2)).await;
+    let (arn, sm) = setup(&sfn, "beating", Some(3)).await;
     let beats = Arc::new(Notify::new());
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let b = beats.clone();
@@ -271,15 +271,19 @@ async fn heartbeats_keep_a_long_task_alive() {
     .await;
     let exec = start(&sfn, &sm, "{}").await;
     within(Duration::from_secs(10), "the task", rx.recv()).await;
-    within(Duration::from_secs(20), "three heartbeats", async {
-        while server
-            .metric("stefuna_heartbeats_total{activity=\"Beating\"}")
-            .await
-            < 3.0
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
+    within(
+        Duration::from_secs(20),
+        "four heartbeats (past the 3 s HeartbeatSeconds)",
+        async {
+            while server
+                .metric("stefuna_heartbeats_total{activity=\"Beating\"}")
+                .await
+                < 4.0
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        },
+    )
     .await;
     beats.notify_one();
     let ended = finished(&sfn, &exec).await;
