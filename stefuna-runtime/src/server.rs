@@ -259,7 +259,7 @@ impl ServerBuilder {
                 worker = %worker_name,
                 processes = settings.processes,
                 pollers,
-                heartbeat = ?settings.heartbeat,
+                heartbeat_seconds = settings.heartbeat.map_or(0, |d| d.as_secs()),
                 "polling"
             );
             let pool = Arc::new(ActivityPool {
