@@ -30,8 +30,9 @@
 //! - **Shutdown.** `/readyz` turns 503, pollers stop (a poll already open finishes and its task
 //!   runs), in-flight tasks get `shutdown_grace` (none: wait). Then, or on a second signal, tasks
 //!   still running are failed with `Stefuna.WorkerShutdown` and cancelled, deliveries get up to
-//!   15 s, and the server returns; `run_main` gives the runtime 1 s more, so a stuck blocking task
-//!   cannot keep the process alive. In `--local` mode open polls are given up at once.
+//!   `server_config.delivery_budget` seconds (default 15), and the server returns; `run_main`
+//!   gives the runtime 1 s more, so a stuck blocking task cannot keep the process alive. In
+//!   `--local` mode open polls are given up at once.
 //! - **Health** (`healthcheck` port, 0 = off): `GET /` → `{"status": "ok", "state",
 //!   "in_flight", "last_poll_age_seconds", "last_error"}`; `/healthz` 503 once no Step Functions
 //!   call succeeded for `liveness_timeout` seconds while the worker wants to poll; `/readyz` 200

@@ -301,7 +301,8 @@ impl ServerBuilder {
                 "failing tasks still running with Stefuna.WorkerShutdown"
             );
             shutdown.force.cancel();
-            if tokio::time::timeout(EXIT_BUDGET, shared.tracker.wait())
+            let budget = seconds(&config, "delivery_budget").unwrap_or(EXIT_BUDGET);
+            if tokio::time::timeout(budget, shared.tracker.wait())
                 .await
                 .is_err()
             {
@@ -361,12 +362,21 @@ async fn start_health(
 }
 
 fn lost_task_grace(config: &Config) -> Duration {
-    config
-        .server_config
-        .get("lost_task_grace")
-        .and_then(serde_json::Value::as_f64)
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(DEFAULT_LOST_TASK_GRACE, Duration::from_secs_f64)
+    seconds(config, "lost_task_grace").unwrap_or(DEFAULT_LOST_TASK_GRACE)
+}
+
+/// A non-negative number of seconds from `server_config.<key>`.
+fn seconds(config: &Config, key: &str) -> Option<Duration> {
+    let value = config.server_config.get(key)?;
+    let secs = value.as_f64().filter(|s| s.is_finite() && *s >= 0.0);
+    if secs.is_none() {
+        tracing::warn!(
+            key = %format!("server_config.{key}"),
+            value = %value,
+            "ignored: expected a non-negative number of seconds"
+        );
+    }
+    secs.map(Duration::from_secs_f64)
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

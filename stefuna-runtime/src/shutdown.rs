@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// How long the server waits, after forcing, for results to be delivered before it returns.
+/// How long the server waits, after forcing, for results to be delivered before it returns
+/// (`server_config.delivery_budget`, seconds).
 pub(crate) const EXIT_BUDGET: Duration = Duration::from_secs(15);
 
 /// The shutdown stages every part of the server watches.

@@ -700,3 +700,28 @@ async fn heartbeats_go_on_while_a_throttled_result_retries() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn undeliverable_results_do_not_hold_the_exit_forever() {
+    let fake = FakeSfn::start().await;
+    fake.throttle("SendTaskFailure", 1_000_000);
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let activity = FnActivity::new("Unsendable", move |_input, _ctx| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(());
+            std::future::pending::<()>().await;
+            Ok(String::new())
+        }
+    });
+    let mut cfg = config(ARN, 1);
+    cfg.shutdown_grace = Some(0);
+    cfg.server_config = serde_json::json!({"delivery_budget": 0.5});
+    let server = serve(&fake, activity, cfg).await;
+    fake.push("unsendable", "{}");
+    within(Duration::from_secs(10), "the task", rx.recv()).await;
+    // `stop` bounds the wait (30 s); the budget lets `run` return after about half a second.
+    server.stop().await.unwrap();
+    assert!(fake.calls("SendTaskFailure") >= 1);
+    assert!(fake.results("unsendable").is_empty());
+}
