@@ -214,6 +214,10 @@ pub(crate) async fn start(
         .and_then(|a| activity_arn_region(&a.arn))
         .map_or(region, str::to_owned);
     point_config_at(config, &created, single, &endpoint, &region);
+    if !inputs.is_empty() && cli.healthcheck.is_none() {
+        // A one-shot run needs no probes, and must not fail because port 8080 is taken.
+        config.healthcheck = 0;
+    }
 
     println!("stefuna local: Step Functions emulator at {endpoint} (region {region})");
     for a in &created {
@@ -778,6 +782,10 @@ mod tests {
         assert!(session.endpoint().starts_with("http://127.0.0.1:"));
         assert_eq!(config.endpoint_url.as_deref(), Some(session.endpoint()));
         assert_eq!(config.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            config.healthcheck, 0,
+            "a one-shot run serves no health port"
+        );
         let settings = config.activity_settings("Hello", &acts[0].1, true).unwrap();
         assert_eq!(
             settings.arn, HELLO_ARN,
@@ -878,6 +886,10 @@ mod tests {
         )];
         let session = start(&local_cli(&[]), &mut config, &acts).await.unwrap();
         assert!(!session.has_inputs());
+        assert_eq!(
+            config.healthcheck, 8080,
+            "a serving local worker keeps its health port"
+        );
         let c = client(session.endpoint(), session.region());
         let started = c
             .start_execution()
