@@ -188,6 +188,7 @@ impl Parser<'_> {
                 args.len()
             ));
         }
+        check_literals(name, func, &args)?;
         Ok(Call {
             name: name.to_owned(),
             func,
@@ -274,6 +275,63 @@ impl Parser<'_> {
         let raw = self.s[start..self.i - 1].to_owned();
         Ok(Arg::Str { value, raw })
     }
+}
+
+/// What a literal argument must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Any,
+    Str,
+    Int,
+    Array,
+    False,
+}
+
+/// Refuses literal arguments of the wrong kind when the definition is parsed, as AWS does
+/// (paths and nested calls are checked when they run).
+fn check_literals(name: &str, func: Func, args: &[Arg]) -> Result<(), String> {
+    use Want::*;
+    let wants: &[Want] = match func {
+        Func::Format => &[Str],
+        Func::StringToJson | Func::Base64Encode | Func::Base64Decode => &[Str],
+        Func::StringSplit | Func::Hash => &[Str, Str],
+        Func::ArrayPartition => &[Array, Int],
+        Func::ArrayContains | Func::ArrayLength | Func::ArrayUnique => &[Array],
+        Func::ArrayGetItem => &[Array, Int],
+        Func::ArrayRange => &[Int, Int, Int],
+        Func::MathAdd => &[Int, Int],
+        Func::MathRandom => &[Int, Int, Int],
+        Func::JsonMerge => &[Any, Any, False],
+        Func::JsonToString | Func::Array | Func::Uuid => &[],
+    };
+    for (i, (arg, want)) in args.iter().zip(wants).enumerate() {
+        let ok = match (arg, want) {
+            (Arg::Path(_) | Arg::Call(_), _) | (_, Any) => true,
+            (Arg::Str { .. }, Str) => true,
+            (Arg::Lit(v), Int) => v.as_i64().is_some(),
+            (Arg::Lit(Value::Bool(false)), False) => true,
+            _ => false,
+        };
+        if !ok {
+            let what = match want {
+                Str => "a string",
+                Int => "an integer",
+                Array => "an array (a path or a call)",
+                False => "false (only shallow merges are supported)",
+                Any => "any value",
+            };
+            return Err(format!("argument {} of {name} must be {what}", i + 1));
+        }
+    }
+    if func == Func::Hash
+        && let Some(Arg::Str { value, .. }) = args.get(1)
+        && !["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"].contains(&value.as_str())
+    {
+        return Err(format!(
+            "unknown hash algorithm '{value}'; accepted: MD5, SHA-1, SHA-256, SHA-384, SHA-512"
+        ));
+    }
+    Ok(())
 }
 
 fn fail(call: &Call, msg: impl std::fmt::Display) -> ErrorCause {
@@ -636,7 +694,9 @@ mod tests {
             json!([1, 2])
         );
         assert_eq!(
-            eval("States.MathAdd('a', 1)", json!({})).unwrap_err().error,
+            eval("States.MathAdd($.s, 1)", json!({"s": "a"}))
+                .unwrap_err()
+                .error,
             FAILURE
         );
         let r = eval("States.MathRandom(1, 5)", json!({}))
@@ -682,7 +742,7 @@ mod tests {
         let v = eval("States.Hash('abc', 'MD5')", json!({})).unwrap();
         assert_eq!(v, json!("900150983cd24fb0d6963f7d28e17f72"));
         assert_eq!(
-            eval("States.Hash('abc', 'CRC')", json!({}))
+            eval("States.Hash('abc', $.alg)", json!({"alg": "CRC"}))
                 .unwrap_err()
                 .error,
             FAILURE
@@ -713,6 +773,29 @@ mod tests {
                 .error,
             "States.Runtime"
         );
+    }
+
+    #[test]
+    fn literal_arguments_of_the_wrong_kind_are_refused_at_parse_time() {
+        for bad in [
+            "States.Hash('abc', 'CRC')",
+            "States.MathAdd(1,'-1')",
+            "States.MathAdd(1.5, 1)",
+            "States.ArrayRange(1, 'x', 1)",
+            "States.ArrayLength('abc')",
+            "States.JsonMerge($.a, $.b, true)",
+            "States.StringToJson(5)",
+            "States.Format(1, 2)",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+        for good in [
+            "States.MathAdd($.a, -1)",
+            "States.ArrayLength(States.Array(1))",
+            "States.Format('{}', 1)",
+        ] {
+            assert!(parse(good).is_ok(), "{good} should parse");
+        }
     }
 
     #[test]
