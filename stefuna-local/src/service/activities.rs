@@ -43,7 +43,7 @@ impl Activity {
     }
 
     /// A queued task, or a receiver a later [`Activity::enqueue`] hands one to.
-    fn take_or_wait(&self) -> Result<Arc<Task>, oneshot::Receiver<Arc<Task>>> {
+    fn take_or_wait(self: &Arc<Self>) -> Result<Arc<Task>, Waiter> {
         let mut q = lock(&self.queue);
         if let Some(t) = q.pending.pop_front() {
             return Ok(t);
@@ -53,7 +53,33 @@ impl Activity {
         }
         let (tx, rx) = oneshot::channel();
         q.waiters.push_back(tx);
-        Err(rx)
+        Err(Waiter {
+            rx,
+            activity: self.clone(),
+        })
+    }
+}
+
+/// A poller's place in the queue. If the poll ends (timeout, client gone) with a task handed
+/// over but not taken, the task goes back to the queue rather than being lost.
+struct Waiter {
+    rx: oneshot::Receiver<Arc<Task>>,
+    activity: Arc<Activity>,
+}
+
+impl Waiter {
+    /// Ends the wait, giving a task handed over meanwhile.
+    fn close(&mut self) -> Option<Arc<Task>> {
+        self.rx.close();
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(task) = self.close() {
+            self.activity.enqueue(task);
+        }
     }
 }
 
@@ -197,25 +223,23 @@ impl Service {
             }
             let task = match activity.take_or_wait() {
                 Ok(task) => task,
-                Err(mut rx) => {
+                Err(mut waiter) => {
                     tokio::select! {
-                        got = &mut rx => match got {
+                        got = &mut waiter.rx => match got {
                             Ok(task) => task,
                             Err(_) => continue,
                         },
                         _ = sleep_until(deadline) => {
                             // A task sent just before the timer fired is still ours.
-                            rx.close();
-                            match rx.try_recv() {
-                                Ok(task) => task,
-                                Err(_) => return Ok("{}".to_owned()),
+                            match waiter.close() {
+                                Some(task) => task,
+                                None => return Ok("{}".to_owned()),
                             }
                         }
                         _ = closing.changed() => {
-                            rx.close();
-                            match rx.try_recv() {
-                                Ok(task) => task,
-                                Err(_) => return Ok("{}".to_owned()),
+                            match waiter.close() {
+                                Some(task) => task,
+                                None => return Ok("{}".to_owned()),
                             }
                         }
                     }
