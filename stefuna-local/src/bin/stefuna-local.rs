@@ -82,13 +82,13 @@ fn latency(s: &str) -> Result<(Duration, Duration), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // warp::server logs every injected dropped connection as an error: off by default.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STEFUNA_LOCAL_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,warp::server=off")),
         )
         .init();
-    // warp::server logs every injected dropped connection as an error: off by default.
     let args = Args::parse();
     let faults = Faults {
         throttle: args.throttle,
