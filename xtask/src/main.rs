@@ -1,5 +1,52 @@
 //! Project commands, run as `cargo xtask <command>`.
+//!
+//! - `deploy`: create the activities and the state machine of an ASL definition (or of an example).
+//! - `local`: run stefuna-local on loopback and print the endpoint to use.
+//! - `conformance`: run the end-to-end scenarios against LocalStack.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("no xtask commands yet")
+mod conformance;
+mod deploy;
+mod local;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "stefuna project commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the activities and the state machine of a definition, or update them.
+    Deploy(deploy::DeployArgs),
+    /// Run stefuna-local on 127.0.0.1 and print its endpoint.
+    Local(local::LocalArgs),
+    /// Run the conformance scenarios against LocalStack.
+    Conformance(conformance::ConformanceArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Deploy(args) => deploy::run(args).await.map(|_| ()),
+            Command::Local(args) => local::run(args).await,
+            Command::Conformance(args) => conformance::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
