@@ -16,7 +16,10 @@ struct Output {
     message: String,
 }
 
-#[stefuna::activity(arn = "arn:aws:states:us-east-1:123456789012:activity:hello", heartbeat = 120)]
+#[stefuna::activity(
+    arn = "arn:aws:states:us-east-1:123456789012:activity:hello",
+    heartbeat = 120
+)]
 async fn hello(input: Input) -> Result<Output, stefuna::TaskError> {
     Ok(Output {
         message: format!("Hello {}", input.name),
