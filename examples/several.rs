@@ -15,7 +15,7 @@ struct Text {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Shout {
+struct Shouted {
     text: String,
     shouted: String,
 }
@@ -31,8 +31,8 @@ struct Counted {
     arn = "arn:aws:states:us-east-1:123456789012:activity:shout",
     main = false
 )]
-async fn shout(input: Text) -> Result<Shout, TaskError> {
-    Ok(Shout {
+async fn shout(input: Text) -> Result<Shouted, TaskError> {
+    Ok(Shouted {
         shouted: input.text.to_uppercase(),
         text: input.text,
     })
@@ -44,7 +44,7 @@ async fn shout(input: Text) -> Result<Shout, TaskError> {
     main = false,
     concurrency = 2
 )]
-fn count(input: Shout) -> Result<Counted, TaskError> {
+fn count(input: Shouted) -> Result<Counted, TaskError> {
     Ok(Counted {
         letters: input.text.chars().filter(|c| c.is_alphabetic()).count(),
         shouted: input.shouted,
