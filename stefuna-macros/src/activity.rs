@@ -284,13 +284,13 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature> {
             ),
         );
     }
-    if let Some(first) = inputs.first() {
-        if is_context(&first.ty).is_some() {
-            errors.push(
-                first.ty.span(),
-                "the first parameter is the task input (any `serde::Deserialize` type); `&Context` comes second",
-            );
-        }
+    if let Some(first) = inputs.first()
+        && is_context(&first.ty).is_some()
+    {
+        errors.push(
+            first.ty.span(),
+            "the first parameter is the task input (any `serde::Deserialize` type); `&Context` comes second",
+        );
     }
     let mut takes_context = false;
     if let Some(second) = inputs.get(1) {
@@ -311,18 +311,18 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature> {
         }
     }
     if let Some(first) = inputs.first() {
-        if let Type::Reference(r) = &*first.ty {
-            if is_context(&first.ty).is_none() {
-                errors.push(
-                    r.span(),
-                    "the task input is taken by value (an owned `serde::Deserialize` type), not by reference",
-                );
-            }
+        if let Type::Reference(r) = &*first.ty
+            && is_context(&first.ty).is_none()
+        {
+            errors.push(
+                r.span(),
+                "the task input is taken by value (an owned `serde::Deserialize` type), not by reference",
+            );
         }
-        if let Pat::Ident(p) = &*first.pat {
-            if p.by_ref.is_some() {
-                errors.push(p.span(), "the task input cannot be bound by `ref`");
-            }
+        if let Pat::Ident(p) = &*first.pat
+            && p.by_ref.is_some()
+        {
+            errors.push(p.span(), "the task input cannot be bound by `ref`");
         }
     }
     match &sig.output {
