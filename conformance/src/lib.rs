@@ -1,1 +1,676 @@
-//! End-to-end worker scenarios, run against stefuna-local in `cargo test` and against LocalStack by `cargo xtask conformance`.
+//! End-to-end worker scenarios, run against stefuna-local in `cargo test` and against LocalStack by
+//! `cargo xtask conformance`.
+//!
+//! Each scenario takes an [`Endpoint`], creates its own activities and state machines with unique
+//! names, runs in-process workers (`stefuna_runtime::Server` with hand-written activities, health
+//! off) and checks the executions with aws-sdk-sfn. Where LocalStack differs from AWS, the
+//! [`Difference`] flags name the difference; the assertion stays AWS's wherever it can be checked.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::{Value, json};
+use stefuna_core::{Activity, Context, Invocation, TaskError};
+use stefuna_runtime::{Config, Server, ServerError};
+use tokio::sync::{mpsc, oneshot};
+
+/// A known difference between an emulator and AWS Step Functions (from
+/// `shared/localstack/README.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Difference {
+    /// SendTaskHeartbeat on a state without HeartbeatSeconds answers InvalidToken.
+    HeartbeatWithoutHeartbeatSecondsIsInvalidToken,
+    /// A timed-out task's token gets InvalidToken, never TaskTimedOut.
+    NoTaskTimedOut,
+    /// SendTaskFailure on an already closed token answers 200.
+    FailureOnClosedTokenSucceeds,
+    /// StopExecution while a task is out waits for the task.
+    StopWaitsForTask,
+}
+
+/// Where the scenarios run.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The endpoint URL, e.g. `http://127.0.0.1:4566`.
+    pub url: String,
+    /// Region of every call.
+    pub region: String,
+    /// The account id in ARNs the endpoint makes.
+    pub account_id: String,
+    /// How the endpoint is known to differ from AWS.
+    pub differences: Vec<Difference>,
+}
+
+impl Endpoint {
+    /// An endpoint behaving like AWS.
+    pub fn aws_like(url: impl Into<String>, account_id: impl Into<String>) -> Self {
+        Endpoint {
+            url: url.into(),
+            region: "us-east-1".into(),
+            account_id: account_id.into(),
+            differences: Vec::new(),
+        }
+    }
+
+    /// LocalStack with every difference its README lists.
+    pub fn localstack(url: impl Into<String>) -> Self {
+        Endpoint {
+            differences: vec![
+                Difference::HeartbeatWithoutHeartbeatSecondsIsInvalidToken,
+                Difference::NoTaskTimedOut,
+                Difference::FailureOnClosedTokenSucceeds,
+                Difference::StopWaitsForTask,
+            ],
+            ..Endpoint::aws_like(url, "000000000000")
+        }
+    }
+
+    /// True when the endpoint has difference `d`.
+    pub fn differs(&self, d: Difference) -> bool {
+        self.differences.contains(&d)
+    }
+
+    /// An SDK client (static test credentials, no proxy, long-poll timeouts).
+    pub fn client(&self) -> aws_sdk_sfn::Client {
+        let conf = aws_sdk_sfn::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .read_timeout(Duration::from_secs(70))
+                    .operation_attempt_timeout(Duration::from_secs(75))
+                    .build(),
+            )
+            .build();
+        aws_sdk_sfn::Client::from_conf(conf)
+    }
+
+    fn role(&self) -> String {
+        format!("arn:aws:iam::{}:role/stefuna-conformance", self.account_id)
+    }
+}
+
+/// A scenario: a name and the function running it.
+pub type Scenario = (
+    &'static str,
+    fn(Endpoint) -> futures::future::BoxFuture<'static, anyhow::Result<()>>,
+);
+
+/// Every scenario, by name.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        ("success", |e| Box::pin(success(e))),
+        ("failure_names", |e| Box::pin(failure_names(e))),
+        ("bad_input", |e| Box::pin(bad_input(e))),
+        ("oversized_output", |e| Box::pin(oversized_output(e))),
+        ("heartbeats_keep_task_alive", |e| {
+            Box::pin(heartbeats_keep_task_alive(e))
+        }),
+        ("heartbeat_timeout_cancels_task", |e| {
+            Box::pin(heartbeat_timeout_cancels_task(e))
+        }),
+        ("retry_and_catch", |e| Box::pin(retry_and_catch(e))),
+        ("drain_on_shutdown", |e| Box::pin(drain_on_shutdown(e))),
+        ("concurrent_workers_exactly_once", |e| {
+            Box::pin(concurrent_workers_exactly_once(e))
+        }),
+    ]
+}
+
+type Handler = dyn Fn(Value, Context) -> futures::future::BoxFuture<'static, Result<Value, TaskError>>
+    + Send
+    + Sync;
+
+/// An activity made of a closure from input JSON to output JSON.
+struct FnActivity(Box<Handler>);
+
+impl FnActivity {
+    fn new<F, Fut>(f: F) -> Self
+    where
+        F: Fn(Value, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+    {
+        FnActivity(Box::new(move |v, c| Box::pin(f(v, c))))
+    }
+}
+
+impl Activity for FnActivity {
+    fn name(&self) -> &str {
+        "Conformance"
+    }
+    fn invoke(self: Arc<Self>, input: String, ctx: Context) -> Invocation {
+        Invocation::Async(Box::pin(async move {
+            let value: Value = stefuna_core::decode_input(&input)?;
+            let out = (self.0)(value, ctx).await?;
+            stefuna_core::encode_output(&out)
+        }))
+    }
+}
+
+/// A worker server running in this process until [`Worker::stop`].
+struct Worker {
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl Worker {
+    fn start(
+        ep: &Endpoint,
+        arn: &str,
+        activity: FnActivity,
+        processes: usize,
+        heartbeat: u64,
+    ) -> Worker {
+        Worker::start_activity(ep, arn, activity, processes, heartbeat)
+    }
+
+    fn start_activity(
+        ep: &Endpoint,
+        arn: &str,
+        activity: impl Activity,
+        processes: usize,
+        heartbeat: u64,
+    ) -> Worker {
+        let config = Config {
+            activity_arn: Some(arn.to_owned()),
+            processes,
+            heartbeat,
+            healthcheck: 0,
+            region: Some(ep.region.clone()),
+            endpoint_url: Some(ep.url.clone()),
+            ..Config::default()
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(
+            Server::builder()
+                .activity(activity)
+                .config(config)
+                .client(ep.client())
+                .shutdown(async move {
+                    let _ = rx.await;
+                })
+                .run(),
+        );
+        Worker {
+            stop: Some(tx),
+            handle,
+        }
+    }
+
+    fn request_stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Asks for shutdown and waits for the server (open long polls end within ~60 s).
+    async fn stop(mut self) -> anyhow::Result<()> {
+        self.request_stop();
+        tokio::time::timeout(Duration::from_secs(90), self.handle)
+            .await
+            .map_err(|_| anyhow!("the worker did not stop within 90 s"))??
+            .map_err(|e| anyhow!("the worker failed: {e}"))
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}", fastrand_u64())
+}
+
+fn fastrand_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// Creates an activity and a state machine whose `${activity}` placeholders (in `states`, as a
+/// JSON string) are replaced by its ARN; returns both ARNs.
+async fn setup(ep: &Endpoint, prefix: &str, states: Value) -> anyhow::Result<(String, String)> {
+    let sfn = ep.client();
+    let name = unique(prefix);
+    let arn = sfn
+        .create_activity()
+        .name(&name)
+        .send()
+        .await
+        .context("CreateActivity")?
+        .activity_arn()
+        .to_owned();
+    let definition = states.to_string().replace("${activity}", &arn);
+    let sm = sfn
+        .create_state_machine()
+        .name(format!("{name}-sm"))
+        .role_arn(ep.role())
+        .definition(definition)
+        .send()
+        .await
+        .context("CreateStateMachine")?
+        .state_machine_arn()
+        .to_owned();
+    Ok((arn, sm))
+}
+
+fn one_task(extra: Value) -> Value {
+    let mut task = json!({"Type": "Task", "Resource": "${activity}", "End": true});
+    if let (Some(t), Some(e)) = (task.as_object_mut(), extra.as_object()) {
+        t.extend(e.clone());
+    }
+    json!({"StartAt": "T", "States": {"T": task}})
+}
+
+async fn start(ep: &Endpoint, sm: &str, input: Value) -> anyhow::Result<String> {
+    Ok(ep
+        .client()
+        .start_execution()
+        .state_machine_arn(sm)
+        .input(input.to_string())
+        .send()
+        .await
+        .context("StartExecution")?
+        .execution_arn()
+        .to_owned())
+}
+
+/// How an execution ended.
+#[derive(Debug)]
+struct Ended {
+    status: ExecutionStatus,
+    output: Option<Value>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+async fn finished(ep: &Endpoint, exec: &str) -> anyhow::Result<Ended> {
+    let sfn = ep.client();
+    tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .context("DescribeExecution")?;
+            if *d.status() != ExecutionStatus::Running {
+                let (mut error, mut cause) =
+                    (d.error().map(str::to_owned), d.cause().map(str::to_owned));
+                if error.is_none() && *d.status() == ExecutionStatus::Failed {
+                    // Some emulators leave error/cause to the history's ExecutionFailed event.
+                    let h = sfn
+                        .get_execution_history()
+                        .execution_arn(exec)
+                        .reverse_order(true)
+                        .send()
+                        .await?;
+                    if let Some(f) = h
+                        .events()
+                        .iter()
+                        .find_map(|e| e.execution_failed_event_details())
+                    {
+                        error = f.error().map(str::to_owned);
+                        cause = f.cause().map(str::to_owned);
+                    }
+                }
+                return Ok(Ended {
+                    status: d.status().clone(),
+                    output: d.output().map(serde_json::from_str).transpose()?,
+                    error,
+                    cause,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .map_err(|_| anyhow!("execution {exec} did not end within 90 s"))?
+}
+
+fn expect_failed(ended: &Ended, error: &str, cause_contains: &str) -> anyhow::Result<()> {
+    ensure!(
+        ended.status == ExecutionStatus::Failed,
+        "expected FAILED, got {ended:?}"
+    );
+    ensure!(
+        ended.error.as_deref() == Some(error),
+        "expected error {error}, got {ended:?}"
+    );
+    ensure!(
+        ended
+            .cause
+            .as_deref()
+            .unwrap_or("")
+            .contains(cause_contains),
+        "expected a cause containing {cause_contains:?}, got {ended:?}"
+    );
+    Ok(())
+}
+
+/// Output JSON comes back as the execution's output.
+pub async fn success(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "success", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(|v, _| async move {
+            Ok(json!({"message": format!("Hello {}", v["name"].as_str().unwrap_or(""))}))
+        }),
+        2,
+        0,
+    );
+    let exec = start(&ep, &sm, json!({"name": "World"})).await?;
+    let ended = finished(&ep, &exec).await?;
+    worker.stop().await?;
+    ensure!(ended.status == ExecutionStatus::Succeeded, "{ended:?}");
+    ensure!(
+        ended.output == Some(json!({"message": "Hello World"})),
+        "{ended:?}"
+    );
+    Ok(())
+}
+
+/// A returned error fails the execution with its name (default `Task.Failure`) and cause.
+pub async fn failure_names(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "failure", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(|v, _| async move {
+            match v["kind"].as_str() {
+                Some("custom") => Err(TaskError::new("Billing.CardDeclined", "card 42 declined")),
+                _ => Err(TaskError::msg("the bucket is gone")),
+            }
+        }),
+        2,
+        0,
+    );
+    let default = start(&ep, &sm, json!({"kind": "default"})).await?;
+    let custom = start(&ep, &sm, json!({"kind": "custom"})).await?;
+    let (d, c) = (
+        finished(&ep, &default).await?,
+        finished(&ep, &custom).await?,
+    );
+    worker.stop().await?;
+    expect_failed(&d, "Task.Failure", "the bucket is gone")?;
+    expect_failed(&c, "Billing.CardDeclined", "card 42 declined")
+}
+
+/// Input that does not decode into the activity's type fails with `Stefuna.InvalidInput` (the
+/// runtime's `decode_input`); the worker carries on.
+pub async fn bad_input(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "badinput", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let worker = Worker::start_activity(&ep, &arn, Counter, 1, 0);
+    let bad = start(&ep, &sm, json!({"count": "many"})).await?;
+    let bad_end = finished(&ep, &bad).await?;
+    let good = start(&ep, &sm, json!({"count": 3})).await?;
+    let good_end = finished(&ep, &good).await?;
+    worker.stop().await?;
+    expect_failed(&bad_end, "Stefuna.InvalidInput", "invalid type")?;
+    ensure!(
+        good_end.output == Some(json!({"count": 3})),
+        "the worker did not carry on: {good_end:?}"
+    );
+    Ok(())
+}
+
+/// An activity with typed input, decoded the way `#[stefuna::activity]` does it.
+struct Counter;
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Count {
+    count: u32,
+}
+
+impl Activity for Counter {
+    fn name(&self) -> &str {
+        "Counter"
+    }
+    fn invoke(self: Arc<Self>, input: String, _ctx: Context) -> Invocation {
+        Invocation::Async(Box::pin(async move {
+            let c: Count = stefuna_core::decode_input(&input)?;
+            stefuna_core::encode_output(&c)
+        }))
+    }
+}
+
+/// Output over 262,144 bytes fails with `Stefuna.OutputTooLarge` instead of a lost task.
+pub async fn oversized_output(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "oversized", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(|_, _| async move { Ok(Value::String("x".repeat(300_000))) }),
+        1,
+        0,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    let ended = finished(&ep, &exec).await?;
+    worker.stop().await?;
+    expect_failed(&ended, "Stefuna.OutputTooLarge", "")
+}
+
+/// A task longer than HeartbeatSeconds succeeds because the worker beats.
+pub async fn heartbeats_keep_task_alive(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(
+        &ep,
+        "heartbeat",
+        one_task(json!({"HeartbeatSeconds": 3, "TimeoutSeconds": 60})),
+    )
+    .await?;
+    // Beats every second; the task runs 5 s, past HeartbeatSeconds = 3.
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(|_, _| async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(json!({"done": true}))
+        }),
+        1,
+        1,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    let ended = finished(&ep, &exec).await?;
+    worker.stop().await?;
+    ensure!(
+        ended.status == ExecutionStatus::Succeeded,
+        "heartbeats did not keep the task alive: {ended:?}"
+    );
+    Ok(())
+}
+
+/// A worker beating slower than HeartbeatSeconds: the execution fails with `States.Timeout` and
+/// the task is cancelled when the next beat learns it is lost (AWS: TaskTimedOut; LocalStack,
+/// [`Difference::NoTaskTimedOut`]: InvalidToken, which stefuna also treats as lost).
+pub async fn heartbeat_timeout_cancels_task(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(
+        &ep,
+        "hbtimeout",
+        one_task(json!({"HeartbeatSeconds": 1, "TimeoutSeconds": 120})),
+    )
+    .await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(move |_, ctx: Context| {
+            let tx = tx.clone();
+            async move {
+                ctx.cancelled().await;
+                let _ = tx.send(());
+                Err(TaskError::msg("cancelled"))
+            }
+        }),
+        1,
+        3,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    let ended = finished(&ep, &exec).await?;
+    ensure!(ended.status == ExecutionStatus::Failed, "{ended:?}");
+    ensure!(
+        ended.error.as_deref() == Some("States.Timeout"),
+        "{ended:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .map_err(|_| anyhow!("the timed-out task was not cancelled within 30 s"))?
+        .ok_or_else(|| anyhow!("the activity was dropped without seeing cancellation"))?;
+    worker.stop().await
+}
+
+/// Retry re-runs a failing task; Catch routes a failure to its handler state.
+pub async fn retry_and_catch(ep: Endpoint) -> anyhow::Result<()> {
+    let definition = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "${activity}", "TimeoutSeconds": 60,
+              "Retry": [{"ErrorEquals": ["Flaky.Error"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1.0}],
+              "Catch": [{"ErrorEquals": ["Task.Failure"], "ResultPath": "$.caught", "Next": "Handled"}],
+              "End": true},
+        "Handled": {"Type": "Pass", "End": true}}});
+    let (arn, sm) = setup(&ep, "retry", definition).await?;
+    let attempts: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let seen = attempts.clone();
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(move |v, _| {
+            let seen = seen.clone();
+            async move {
+                let id = v["id"].as_str().unwrap_or("").to_owned();
+                let n = {
+                    let mut m = seen.lock().expect("not poisoned");
+                    let n = m.entry(id.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                match (id.as_str(), n) {
+                    ("flaky", 1) => Err(TaskError::new("Flaky.Error", "first try fails")),
+                    ("flaky", _) => Ok(json!({"attempt": n})),
+                    _ => Err(TaskError::msg("always fails")),
+                }
+            }
+        }),
+        2,
+        0,
+    );
+    let flaky = start(&ep, &sm, json!({"id": "flaky"})).await?;
+    let broken = start(&ep, &sm, json!({"id": "broken"})).await?;
+    let (f, b) = (finished(&ep, &flaky).await?, finished(&ep, &broken).await?);
+    worker.stop().await?;
+    ensure!(
+        f.output == Some(json!({"attempt": 2})),
+        "retry did not re-run the task: {f:?}"
+    );
+    ensure!(
+        b.status == ExecutionStatus::Succeeded,
+        "catch did not handle the failure: {b:?}"
+    );
+    let caught = &b
+        .output
+        .as_ref()
+        .ok_or_else(|| anyhow!("no output: {b:?}"))?["caught"];
+    ensure!(caught["Error"] == "Task.Failure", "{b:?}");
+    ensure!(caught["Cause"] == "always fails", "{b:?}");
+    Ok(())
+}
+
+/// Shutdown (the in-process form of SIGTERM: the server's shutdown future) lets an in-flight
+/// task finish and deliver before the server returns.
+pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "drain", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let g = gate.clone();
+    let mut worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(move |_, _| {
+            let (started, gate) = (started_tx.clone(), g.clone());
+            async move {
+                let _ = started.send(());
+                gate.notified().await;
+                Ok(json!({"drained": true}))
+            }
+        }),
+        1,
+        0,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    tokio::time::timeout(Duration::from_secs(60), started_rx.recv())
+        .await
+        .map_err(|_| anyhow!("the task did not start within 60 s"))?;
+    worker.request_stop();
+    gate.notify_one();
+    worker.stop().await?;
+    let ended = finished(&ep, &exec).await?;
+    ensure!(
+        ended.output == Some(json!({"drained": true})),
+        "the in-flight task was not drained: {ended:?}"
+    );
+    Ok(())
+}
+
+/// Several workers on one activity: every execution completes, each task runs exactly once.
+pub async fn concurrent_workers_exactly_once(ep: Endpoint) -> anyhow::Result<()> {
+    const EXECUTIONS: usize = 12;
+    let (arn, sm) = setup(&ep, "concurrent", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let runs: Arc<Mutex<BTreeMap<u64, usize>>> = Arc::default();
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let runs = runs.clone();
+        workers.push(Worker::start(
+            &ep,
+            &arn,
+            FnActivity::new(move |v, _| {
+                let runs = runs.clone();
+                async move {
+                    let id = v["id"].as_u64().unwrap_or(u64::MAX);
+                    *runs.lock().expect("not poisoned").entry(id).or_default() += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok(json!({"id": id}))
+                }
+            }),
+            2,
+            0,
+        ));
+    }
+    let mut execs = Vec::new();
+    for id in 0..EXECUTIONS as u64 {
+        execs.push((id, start(&ep, &sm, json!({"id": id})).await?));
+    }
+    let mut problems = Vec::new();
+    for (id, exec) in &execs {
+        let ended = finished(&ep, exec).await?;
+        if ended.output != Some(json!({"id": id})) {
+            problems.push(format!("execution {id}: {ended:?}"));
+        }
+    }
+    for w in workers {
+        w.stop().await?;
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    let runs = runs.lock().expect("not poisoned").clone();
+    let expected: BTreeMap<u64, usize> = (0..EXECUTIONS as u64).map(|i| (i, 1)).collect();
+    ensure!(
+        runs == expected,
+        "tasks did not run exactly once each: {runs:?}"
+    );
+    Ok(())
+}

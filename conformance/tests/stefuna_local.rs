@@ -1,0 +1,55 @@
+//! The conformance scenarios against an in-process stefuna-local.
+
+use std::time::Duration;
+
+use stefuna_conformance::{Endpoint, scenarios};
+
+async fn run(name: &str) {
+    let emu = stefuna_local::Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .expect("emulator starts");
+    let ep = Endpoint::aws_like(emu.endpoint(), stefuna_local::ACCOUNT_ID);
+    let scenario = scenarios()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .expect("scenario exists")
+        .1;
+    let result = scenario(ep).await;
+    emu.shutdown().await;
+    if let Err(e) = result {
+        panic!("scenario {name} failed against stefuna-local: {e:#}");
+    }
+}
+
+macro_rules! scenario_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            run(stringify!($name)).await;
+        }
+    )*};
+}
+
+scenario_tests!(
+    success,
+    failure_names,
+    bad_input,
+    oversized_output,
+    heartbeats_keep_task_alive,
+    heartbeat_timeout_cancels_task,
+    retry_and_catch,
+    drain_on_shutdown,
+    concurrent_workers_exactly_once,
+);
+
+#[test]
+fn every_scenario_has_a_test_here() {
+    let names: Vec<&str> = scenarios().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names.len(),
+        9,
+        "add the new scenario to scenario_tests!: {names:?}"
+    );
+}
