@@ -1,11 +1,234 @@
-//! `cargo xtask conformance`: placeholder, filled in below.
+//! `cargo xtask conformance`: the end-to-end scenarios against LocalStack.
+//!
+//! Starts `../shared/localstack/start.sh PORT DIR` in its own process group (DIR holds the venv,
+//! outside the clone), waits for `/_localstack/health` to show Step Functions running, runs
+//! `cargo test -p stefuna-conformance --test localstack` with `STEFUNA_CONFORMANCE_ENDPOINT` set,
+//! and always stops LocalStack: SIGTERM to the group, SIGKILL after a grace period.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
+
+use crate::deploy::workspace_root;
 
 /// Arguments of `cargo xtask conformance`.
 #[derive(Args)]
-pub struct ConformanceArgs {}
+pub struct ConformanceArgs {
+    /// LocalStack port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Where LocalStack is installed and keeps its state (default:
+    /// `$STEFUNA_CACHE_DIR/localstack`, else `$HOME/.cache/stefuna/localstack`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Run only this scenario.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Seconds to wait for LocalStack to be healthy (the first run installs it, ~70 s).
+    #[arg(long, default_value_t = 600)]
+    pub start_timeout: u64,
+}
+
+/// LocalStack's directory: the flag, `$STEFUNA_CACHE_DIR/localstack`, or
+/// `$HOME/.cache/stefuna/localstack`.
+fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = flag {
+        return Ok(d);
+    }
+    if let Some(d) = std::env::var_os("STEFUNA_CACHE_DIR") {
+        return Ok(PathBuf::from(d).join("localstack"));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| anyhow!("neither STEFUNA_CACHE_DIR nor HOME is set; pass --dir"))?;
+    Ok(PathBuf::from(home).join(".cache/stefuna/localstack"))
+}
+
+/// LocalStack running in its own process group; stopped on drop, whatever happened.
+struct LocalStack {
+    child: Child,
+}
+
+impl LocalStack {
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let group = format!("-{}", self.child.id());
+        println!(
+            "stopping LocalStack (SIGTERM to process group {})",
+            self.child.id()
+        );
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // LocalStack sometimes hangs on SIGTERM (shared/localstack/README.md).
+        println!("LocalStack still running after 5 s; SIGKILL");
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+async fn wait_healthy(
+    ls: &mut LocalStack,
+    url: &str,
+    limit: Duration,
+    log: &std::path::Path,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let deadline = Instant::now() + limit;
+    let health = format!("{url}/_localstack/health");
+    loop {
+        if let Some(status) = ls.child.try_wait()? {
+            bail!(
+                "LocalStack exited ({status}) before it was healthy; see {}",
+                log.display()
+            );
+        }
+        if let Ok(r) = http.get(&health).send().await
+            && let Ok(body) = r.json::<serde_json::Value>().await
+            && matches!(
+                body["services"]["stepfunctions"].as_str(),
+                Some("running" | "available")
+            )
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "LocalStack was not healthy at {health} within {} s; see {}",
+                limit.as_secs(),
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
 
 /// Runs the conformance suite against LocalStack.
-pub async fn run(_args: ConformanceArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub async fn run(args: ConformanceArgs) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let script = root.join("../shared/localstack/start.sh");
+    if !script.exists() {
+        bail!(
+            "{} not found; the conformance run needs ../shared/localstack beside the clone",
+            script.display()
+        );
+    }
+    let dir = cache_dir(args.dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let port = match args.port {
+        Some(p) => p,
+        None => free_port()?,
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let log_path = dir.join("localstack.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot write {}", log_path.display()))?;
+    println!(
+        "starting LocalStack: {} {port} {} (log: {})",
+        script.display(),
+        dir.display(),
+        log_path.display()
+    );
+    let child = {
+        use std::os::unix::process::CommandExt as _;
+        Command::new("bash")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Its own group, so the stop reaches the python child too and Ctrl-C does not.
+            .process_group(0)
+            .spawn()
+            .context("cannot start LocalStack")?
+    };
+    let mut ls = LocalStack { child };
+
+    let outcome = tokio::select! {
+        r = suite(&mut ls, &url, &log_path, args.only, Duration::from_secs(args.start_timeout)) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    ls.stop();
+    outcome
+}
+
+async fn suite(
+    ls: &mut LocalStack,
+    url: &str,
+    log: &std::path::Path,
+    only: Option<String>,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    wait_healthy(ls, url, limit, log).await?;
+    println!(
+        "LocalStack healthy at {url} after {} s",
+        started.elapsed().as_secs()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = tokio::process::Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args([
+            "test",
+            "-p",
+            "stefuna-conformance",
+            "--test",
+            "localstack",
+            "--",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STEFUNA_CONFORMANCE_ENDPOINT", url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .kill_on_drop(true);
+    if let Some(o) = only {
+        cmd.env("STEFUNA_CONFORMANCE_ONLY", o);
+    }
+    println!("running the conformance scenarios against {url}");
+    let status = cmd.status().await.context("cannot run cargo test")?;
+    if !status.success() {
+        bail!("conformance scenarios failed against LocalStack ({status})");
+    }
+    println!("conformance: all scenarios passed against LocalStack");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dir_prefers_the_flag() {
+        assert_eq!(
+            cache_dir(Some("/x/y".into())).unwrap(),
+            PathBuf::from("/x/y")
+        );
+    }
 }
