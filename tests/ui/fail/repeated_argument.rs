@@ -1,0 +1,4 @@
+#[stefuna::activity(arn = "arn:aws:states:us-east-1:123456789012:activity:hello", heartbeat = 3, heartbeat = 4, main = false)]
+async fn hello(input: serde_json::Value) -> Result<(), stefuna::TaskError> { let _ = input; Ok(()) }
+
+fn main() {}

@@ -1,0 +1,11 @@
+struct Worker;
+
+impl Worker {
+    #[stefuna::activity(arn = "arn:aws:states:us-east-1:123456789012:activity:hello", main = false)]
+    async fn hello(&self, input: u32) -> Result<(), stefuna::TaskError> {
+        let _ = input;
+        Ok(())
+    }
+}
+
+fn main() {}
