@@ -326,7 +326,10 @@ mod tests {
         assert!(!format!("{t:?}").contains("secret"));
         assert!(!t.to_string().contains("secret"));
         assert_eq!(t.to_string().len(), 16);
-        assert_eq!(t.short_hash(), TaskToken::new("AAAA-secret-token-value").short_hash());
+        assert_eq!(
+            t.short_hash(),
+            TaskToken::new("AAAA-secret-token-value").short_hash()
+        );
         assert_ne!(t.short_hash(), TaskToken::new("other").short_hash());
     }
 
@@ -362,6 +365,9 @@ mod tests {
             .worker_config(serde_json::json!({"threads": "many"}))
             .build();
         let err = ctx.worker_config::<Cfg>().unwrap_err();
-        assert!(err.to_string().contains("invalid type: string \"many\""), "{err}");
+        assert!(
+            err.to_string().contains("invalid type: string \"many\""),
+            "{err}"
+        );
     }
 }

@@ -119,13 +119,22 @@ mod tests {
     fn malformed_json_is_invalid_input_with_serde_message() {
         let err = decode_input::<Input>("{not json").unwrap_err();
         assert_eq!(err.error(), "Stefuna.InvalidInput");
-        assert!(err.cause().starts_with("task input does not decode into `Input`: key must be a string"), "{}", err.cause());
+        assert!(
+            err.cause()
+                .starts_with("task input does not decode into `Input`: key must be a string"),
+            "{}",
+            err.cause()
+        );
     }
 
     #[test]
     fn wrong_type_is_invalid_input() {
         let err = decode_input::<Input>(r#"{"name": 5}"#).unwrap_err();
-        assert!(err.cause().contains("invalid type: integer `5`"), "{}", err.cause());
+        assert!(
+            err.cause().contains("invalid type: integer `5`"),
+            "{}",
+            err.cause()
+        );
     }
 
     #[test]
@@ -159,7 +168,11 @@ mod tests {
         m.insert(vec![1u8], 1);
         let err = encode_output(&m).unwrap_err();
         assert_eq!(err.error(), "Stefuna.InvalidOutput");
-        assert!(err.cause().contains("key must be a string"), "{}", err.cause());
+        assert!(
+            err.cause().contains("key must be a string"),
+            "{}",
+            err.cause()
+        );
     }
 
     #[test]
