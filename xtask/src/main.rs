@@ -3,7 +3,11 @@
 //! - `deploy`: create the activities and the state machine of an ASL definition (or of an example).
 //! - `local`: run stefuna-local on loopback and print the endpoint to use.
 //! - `conformance`: run the end-to-end scenarios against LocalStack.
+//! - `bench`: measure stefuna against the raw SDK and stefuna 1.0.1 on stefuna-local.
+//! - `chaos`: the full chaos run (faults, panics, bad input, killed workers).
 
+mod bench;
+mod chaos;
 mod conformance;
 mod deploy;
 mod local;
@@ -27,6 +31,10 @@ enum Command {
     Local(local::LocalArgs),
     /// Run the conformance scenarios against LocalStack.
     Conformance(conformance::ConformanceArgs),
+    /// Measure tasks/s, CPU, memory and start-up against the raw SDK and stefuna 1.0.1.
+    Bench(bench::BenchArgs),
+    /// Run the chaos suite at full size against stefuna-local with faults on.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +48,8 @@ fn main() -> ExitCode {
             Command::Deploy(args) => deploy::run(args).await.map(|_| ()),
             Command::Local(args) => local::run(args).await,
             Command::Conformance(args) => conformance::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::Chaos(args) => chaos::run(args).await,
         }
     });
     match result {
