@@ -44,6 +44,41 @@ struct Times {
     last_poll: Option<Instant>,
     /// The last poll error, for humans.
     last_error: Option<String>,
+    /// Last tick of the watchdog task on the runtime.
+    last_tick: Instant,
+}
+
+/// How often the watchdog ticks on the runtime.
+const WATCHDOG_TICK: Duration = Duration::from_secs(1);
+
+/// How late a watchdog tick may be before the runtime counts as wedged (its worker threads
+/// blocked, e.g. by blocking code in an async task).
+pub(crate) const WATCHDOG_STALL: Duration = Duration::from_secs(30);
+
+/// Why liveness fails.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Unhealthy {
+    /// No Step Functions call succeeded for this long while the worker should be polling.
+    NoSuccess(Duration),
+    /// The watchdog task has not run for this long.
+    Wedged(Duration),
+}
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unhealthy::NoSuccess(d) => write!(
+                f,
+                "no step functions call succeeded for {} s while polling",
+                d.as_secs()
+            ),
+            Unhealthy::Wedged(d) => write!(
+                f,
+                "the async runtime has not run the watchdog for {} s (worker threads blocked?)",
+                d.as_secs()
+            ),
+        }
+    }
 }
 
 /// What the health endpoints report; shared by pollers and tasks.
@@ -52,6 +87,7 @@ pub(crate) struct Health {
     phase: AtomicU8,
     times: Mutex<Times>,
     liveness_timeout: Duration,
+    watchdog_stall: Duration,
     /// The counters behind `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -59,14 +95,17 @@ pub(crate) struct Health {
 impl Health {
     /// Health in the `Starting` phase.
     pub(crate) fn new(liveness_timeout: Duration, metrics: Arc<Metrics>) -> Health {
+        let now = Instant::now();
         Health {
             phase: AtomicU8::new(Phase::Starting as u8),
             times: Mutex::new(Times {
-                last_ok: Instant::now(),
+                last_ok: now,
                 last_poll: None,
                 last_error: None,
+                last_tick: now,
             }),
             liveness_timeout,
+            watchdog_stall: WATCHDOG_STALL,
             metrics,
         }
     }
@@ -105,9 +144,20 @@ impl Health {
         self.times().last_error = Some(error);
     }
 
-    /// Whether liveness holds: not polling, or a call succeeded within `liveness_timeout`.
-    pub(crate) fn is_live(&self) -> bool {
-        self.phase() != Phase::Polling || self.times().last_ok.elapsed() <= self.liveness_timeout
+    /// Why liveness fails, if it does: the runtime is wedged, or the worker should be polling
+    /// (phase `polling`, a slot free) and no call succeeded within `liveness_timeout`.
+    pub(crate) fn unhealthy(&self) -> Option<Unhealthy> {
+        let (since_ok, since_tick) = {
+            let t = self.times();
+            (t.last_ok.elapsed(), t.last_tick.elapsed())
+        };
+        if since_tick > self.watchdog_stall {
+            return Some(Unhealthy::Wedged(since_tick));
+        }
+        // With every slot busy the worker has no reason to call Step Functions: a long task
+        // without heartbeats is not a dead worker.
+        let should_poll = self.phase() == Phase::Polling && !self.metrics.all_slots_busy();
+        (should_poll && since_ok > self.liveness_timeout).then_some(Unhealthy::NoSuccess(since_ok))
     }
 
     /// Whether the worker takes tasks.
@@ -115,15 +165,33 @@ impl Health {
         self.phase() == Phase::Polling
     }
 
-    /// The facts of `GET /`.
+    /// Ticks until dropped, so `/healthz` can tell a runtime whose threads are all blocked.
+    pub(crate) async fn watchdog(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(WATCHDOG_TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.times().last_tick = Instant::now();
+        }
+    }
+
+    /// The facts of `GET /`: stefuna 1.0.1's `{"status": "ok"}` plus the state, tasks in flight,
+    /// poll age, liveness and per-activity slots. No task data.
     pub(crate) fn facts(&self) -> serde_json::Value {
+        let unhealthy = self.unhealthy();
         let t = self.times();
         serde_json::json!({
             "status": "ok",
             "state": self.phase().name(),
+            "live": unhealthy.is_none(),
+            "ready": self.is_ready(),
+            "unhealthy": unhealthy.map(|u| u.to_string()),
             "in_flight": self.metrics.in_flight(),
             "last_poll_age_seconds": t.last_poll.map(|p| p.elapsed().as_secs_f64()),
+            "last_ok_age_seconds": t.last_ok.elapsed().as_secs_f64(),
             "last_error": t.last_error,
+            "liveness_timeout_seconds": self.liveness_timeout.as_secs(),
+            "activities": self.metrics.facts(),
         })
     }
 
@@ -151,33 +219,38 @@ pub(crate) fn routes(
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .and(with())
-        .map(|h: Arc<Health>| {
-            if h.is_live() {
-                status_json(StatusCode::OK, "ok", &h)
-            } else {
-                status_json(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", &h)
-            }
+        .map(|h: Arc<Health>| match h.unhealthy() {
+            None => status_json(StatusCode::OK, "ok", None, &h),
+            Some(why) => status_json(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", Some(why), &h),
         });
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with())
         .map(|h: Arc<Health>| {
             if h.is_ready() {
-                status_json(StatusCode::OK, "ready", &h)
+                status_json(StatusCode::OK, "ready", None, &h)
             } else {
-                status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready", &h)
+                status_json(StatusCode::SERVICE_UNAVAILABLE, "not ready", None, &h)
             }
         });
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(warp::header::optional::<String>("accept"))
         .and(with())
-        .map(|h: Arc<Health>| {
-            warp::reply::with_header(
-                h.metrics.render(),
-                "content-type",
-                "text/plain; version=0.0.4",
-            )
-            .into_response()
+        .map(|accept: Option<String>, h: Arc<Health>| {
+            let (body, kind) = if accept.is_some_and(|a| a.contains("application/openmetrics-text"))
+            {
+                (
+                    h.metrics.render_openmetrics(),
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )
+            } else {
+                (
+                    h.metrics.render(),
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                )
+            };
+            warp::reply::with_header(body, "content-type", kind).into_response()
         });
     root.or(healthz)
         .unify()
@@ -187,32 +260,43 @@ pub(crate) fn routes(
         .unify()
         .recover(|_rej: warp::Rejection| async {
             Ok::<_, Infallible>(
-                warp::reply::with_status("not found", StatusCode::NOT_FOUND).into_response(),
+                warp::reply::with_status(
+                    "not found; try /, /healthz, /readyz or /metrics",
+                    StatusCode::NOT_FOUND,
+                )
+                .into_response(),
             )
         })
         .unify()
 }
 
-fn status_json(code: StatusCode, status: &str, h: &Health) -> warp::reply::Response {
+fn status_json(
+    code: StatusCode,
+    status: &str,
+    why: Option<Unhealthy>,
+    h: &Health,
+) -> warp::reply::Response {
     use warp::Reply;
-    warp::reply::with_status(
-        warp::reply::json(&serde_json::json!({"status": status, "state": h.phase().name()})),
-        code,
-    )
-    .into_response()
+    let mut body = serde_json::json!({"status": status, "state": h.phase().name()});
+    if let Some(why) = why {
+        body["reason"] = why.to_string().into();
+    }
+    warp::reply::with_status(warp::reply::json(&body), code).into_response()
 }
 
-/// Serves the routes on `listener` until `stop` completes.
+/// Serves the routes on `listener` until `stop` completes, with the watchdog ticking beside.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     health: Arc<Health>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let watchdog = tokio::spawn(health.clone().watchdog());
     warp::serve(routes(health))
         .incoming(listener)
         .graceful(stop)
         .run()
         .await;
+    watchdog.abort();
 }
 
 #[cfg(test)]
@@ -277,7 +361,8 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_prometheus_text() {
         let h = health(Duration::from_secs(60));
-        h.metrics.record("Hello", crate::metrics::Event::Poll);
+        h.metrics
+            .record("Hello", crate::metrics::Event::Poll { empty: true });
         let (url, _stop) = start(h).await;
         let (code, body) = get(&format!("{url}/metrics")).await;
         assert_eq!(code, 200);

@@ -1,37 +1,117 @@
-//! Counters for `/metrics` (Prometheus text format).
+//! The series behind `/metrics`, kept with `prometheus-client`: typed families whose label sets
+//! are structs (so a token or an input can never become a label by accident), a registry owned
+//! by the server rather than a process-global one (two servers in one test binary do not mix),
+//! and its text encoders.
+//!
+//! Labels are bounded: `activity` is one of the hosted activities, `error` and `code` are capped
+//! at [`MAX_LABEL_VALUES`] distinct values per family (more are counted as `other`).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-/// Per-activity counters.
-#[derive(Clone, Debug, Default)]
-struct ActivityCounters {
-    started: u64,
-    succeeded: u64,
-    failed: BTreeMap<String, u64>,
-    in_flight: i64,
-    polls: u64,
-    poll_errors: u64,
-    heartbeats: u64,
-    heartbeat_errors: u64,
-    lost: u64,
-    delivery_retries: u64,
-    delivery_dropped: u64,
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use tokio::sync::Semaphore;
+
+use crate::pool::ActivityPool;
+
+/// Most distinct values of a free-form label (`error`, `code`) per family.
+pub(crate) const MAX_LABEL_VALUES: usize = 64;
+
+/// The value counted once [`MAX_LABEL_VALUES`] is reached.
+pub(crate) const OTHER: &str = "other";
+
+/// Task duration buckets, seconds: from quick lookups to hour-long jobs.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
+    3600.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActivityLabel {
+    activity: String,
 }
 
-/// A series: name, type, help, and how to read it from the counters.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&ActivityCounters) -> i64,
-);
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    activity: String,
+    error: String,
+}
 
-/// The runtime's counters, labelled by activity name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    activity: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    activity: String,
+    outcome: String,
+}
+
+type Counters<L = ActivityLabel> = Family<L, Counter>;
+type Gauges = Family<ActivityLabel, Gauge>;
+type FloatGauges = Family<ActivityLabel, Gauge<f64, AtomicU64>>;
+type Durations = Family<OutcomeLabels, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// The families, each registered once.
 #[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    by_activity: Mutex<BTreeMap<String, ActivityCounters>>,
+struct Families {
+    started: Counters,
+    succeeded: Counters,
+    failed: Counters<ErrorLabels>,
+    in_flight: Gauges,
+    slots: Gauges,
+    slots_free: Gauges,
+    polls_open: Gauges,
+    polls: Counters,
+    polls_empty: Counters,
+    poll_errors: Counters,
+    poll_errors_by_code: Counters<CodeLabels>,
+    last_poll_age: FloatGauges,
+    heartbeats: Counters,
+    heartbeat_errors: Counters,
+    lost: Counters,
+    delivery_retries: Counters,
+    delivery_dropped: Counters,
+    /// Always set; an `Option` only so the rest can derive `Default`.
+    durations: Option<Durations>,
+}
+
+/// One activity's handles (cheap clones of the family members) and what is computed at scrape.
+#[derive(Debug)]
+struct PerActivity {
+    started: Counter,
+    succeeded: Counter,
+    in_flight: Gauge,
+    slots: Gauge,
+    slots_free: Gauge,
+    polls_open: Gauge,
+    polls: Counter,
+    polls_empty: Counter,
+    poll_errors: Counter,
+    last_poll_age: Gauge<f64, AtomicU64>,
+    heartbeats: Counter,
+    heartbeat_errors: Counter,
+    lost: Counter,
+    delivery_retries: Counter,
+    delivery_dropped: Counter,
+    /// The slot pool, known from the first poll on.
+    semaphore: Mutex<Option<Arc<Semaphore>>>,
+    /// Last `GetActivityTask` that returned (registration time until then).
+    last_poll: Mutex<Instant>,
 }
 
 /// One countable event.
@@ -45,10 +125,11 @@ pub(crate) enum Event<'a> {
     Failed(&'a str),
     /// A task ended (its slot is free again).
     Finished,
-    /// A `GetActivityTask` call returned.
-    Poll,
-    /// A `GetActivityTask` call failed.
-    PollError,
+    /// A `GetActivityTask` call returned; `empty` when it carried no task.
+    Poll {
+        /// No task in the answer.
+        empty: bool,
+    },
     /// A heartbeat went through.
     Heartbeat,
     /// A heartbeat failed.
@@ -61,155 +142,401 @@ pub(crate) enum Event<'a> {
     DeliveryDropped,
 }
 
+/// The runtime's metrics, labelled by activity name.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    families: Families,
+    activities: RwLock<HashMap<String, Arc<PerActivity>>>,
+    errors_seen: Seen,
+    codes_seen: Seen,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let f = Families {
+            durations: Some(Family::new_with_constructor(duration_histogram)),
+            ..Families::default()
+        };
+        let mut r = Registry::with_prefix("stefuna");
+        r.register(
+            "tasks_started",
+            "Tasks claimed and started",
+            f.started.clone(),
+        );
+        r.register(
+            "tasks_succeeded",
+            "Tasks answered with SendTaskSuccess",
+            f.succeeded.clone(),
+        );
+        r.register(
+            "tasks_failed",
+            "Tasks answered with SendTaskFailure, by error name",
+            f.failed.clone(),
+        );
+        r.register("tasks_in_flight", "Tasks running now", f.in_flight.clone());
+        r.register(
+            "slots",
+            "Tasks that may run at once (processes)",
+            f.slots.clone(),
+        );
+        r.register(
+            "slots_free",
+            "Slots held by neither a task nor an open poll",
+            f.slots_free.clone(),
+        );
+        r.register(
+            "polls_open",
+            "GetActivityTask calls open now",
+            f.polls_open.clone(),
+        );
+        r.register(
+            "polls",
+            "GetActivityTask calls that returned",
+            f.polls.clone(),
+        );
+        r.register(
+            "polls_empty",
+            "GetActivityTask calls that returned no task",
+            f.polls_empty.clone(),
+        );
+        r.register(
+            "poll_errors",
+            "GetActivityTask calls that failed",
+            f.poll_errors.clone(),
+        );
+        r.register(
+            "poll_errors_by_code",
+            "GetActivityTask calls that failed, by error code (timeout, network, ... when the \
+             service sent none)",
+            f.poll_errors_by_code.clone(),
+        );
+        r.register_with_unit(
+            "last_poll_age",
+            "Time since a GetActivityTask call last returned (since start when none has)",
+            Unit::Seconds,
+            f.last_poll_age.clone(),
+        );
+        r.register("heartbeats", "Heartbeats sent", f.heartbeats.clone());
+        r.register(
+            "heartbeat_errors",
+            "Heartbeats that failed",
+            f.heartbeat_errors.clone(),
+        );
+        r.register(
+            "tasks_lost",
+            "Tasks whose token Step Functions no longer accepts",
+            f.lost.clone(),
+        );
+        r.register(
+            "delivery_retries",
+            "SendTaskSuccess/SendTaskFailure calls retried",
+            f.delivery_retries.clone(),
+        );
+        r.register(
+            "delivery_dropped",
+            "Results that could not be delivered",
+            f.delivery_dropped.clone(),
+        );
+        if let Some(d) = &f.durations {
+            r.register_with_unit(
+                "task_duration",
+                "Time from a task's start to its result, by outcome (succeeded, failed, lost, \
+                 shutdown)",
+                Unit::Seconds,
+                d.clone(),
+            );
+        }
+        Metrics {
+            registry: r,
+            families: f,
+            activities: RwLock::default(),
+            errors_seen: Seen::default(),
+            codes_seen: Seen::default(),
+        }
+    }
+}
+
 impl Metrics {
     /// Registers an activity so its series show before its first task.
     pub(crate) fn register(&self, activity: &str) {
-        self.lock().entry(activity.to_owned()).or_default();
+        self.activity(activity);
     }
 
     /// Counts `event` for `activity`.
     pub(crate) fn record(&self, activity: &str, event: Event<'_>) {
-        let mut map = self.lock();
-        let c = map.entry(activity.to_owned()).or_default();
+        let a = self.activity(activity);
         match event {
             Event::Started => {
-                c.started += 1;
-                c.in_flight += 1;
+                a.started.inc();
+                a.in_flight.inc();
             }
-            Event::Finished => c.in_flight -= 1,
-            Event::Succeeded => c.succeeded += 1,
-            Event::Failed(name) => *c.failed.entry(name.to_owned()).or_default() += 1,
-            Event::Poll => c.polls += 1,
-            Event::PollError => c.poll_errors += 1,
-            Event::Heartbeat => c.heartbeats += 1,
-            Event::HeartbeatError => c.heartbeat_errors += 1,
-            Event::Lost => c.lost += 1,
-            Event::DeliveryRetry => c.delivery_retries += 1,
-            Event::DeliveryDropped => c.delivery_dropped += 1,
+            Event::Finished => {
+                a.in_flight.dec();
+            }
+            Event::Succeeded => {
+                a.succeeded.inc();
+            }
+            Event::Failed(name) => {
+                let labels = ErrorLabels {
+                    activity: activity.to_owned(),
+                    error: self.errors_seen.admit(activity, name).to_owned(),
+                };
+                self.families.failed.get_or_create(&labels).inc();
+            }
+            Event::Poll { empty } => {
+                a.polls.inc();
+                if empty {
+                    a.polls_empty.inc();
+                }
+                *lock(&a.last_poll) = Instant::now();
+            }
+            Event::Heartbeat => {
+                a.heartbeats.inc();
+            }
+            Event::HeartbeatError => {
+                a.heartbeat_errors.inc();
+            }
+            Event::Lost => {
+                a.lost.inc();
+            }
+            Event::DeliveryRetry => {
+                a.delivery_retries.inc();
+            }
+            Event::DeliveryDropped => {
+                a.delivery_dropped.inc();
+            }
+        }
+    }
+
+    /// Counts a `GetActivityTask` that returned, empty or with a task.
+    pub(crate) fn polled(
+        &self,
+        activity: &str,
+        out: &aws_sdk_sfn::operation::get_activity_task::GetActivityTaskOutput,
+    ) {
+        let empty = out.task_token().is_none_or(str::is_empty);
+        self.record(activity, Event::Poll { empty });
+    }
+
+    /// Counts a failed `GetActivityTask` by its error code: the service's (`ThrottlingException`,
+    /// `AccessDeniedException`, ...) or, when it sent none, `timeout`, `network`, `response` or
+    /// `construction` from the SDK's error kind.
+    pub(crate) fn poll_failed<E, R>(&self, activity: &str, err: &aws_sdk_sfn::error::SdkError<E, R>)
+    where
+        E: aws_sdk_sfn::error::ProvideErrorMetadata,
+    {
+        use aws_sdk_sfn::error::SdkError;
+        let code = match err {
+            SdkError::ServiceError(se) => se.err().code().unwrap_or("unknown"),
+            SdkError::TimeoutError(_) => "timeout",
+            SdkError::DispatchFailure(_) => "network",
+            SdkError::ResponseError(_) => "response",
+            SdkError::ConstructionFailure(_) => "construction",
+            _ => "unknown",
+        };
+        self.activity(activity).poll_errors.inc();
+        let labels = CodeLabels {
+            activity: activity.to_owned(),
+            code: self.codes_seen.admit(activity, code).to_owned(),
+        };
+        self.families
+            .poll_errors_by_code
+            .get_or_create(&labels)
+            .inc();
+    }
+
+    /// `call` (a `GetActivityTask`), counted in `stefuna_polls_open` while it is open. Also
+    /// learns the pool's slots for `stefuna_slots_free`.
+    pub(crate) fn track_poll<F: Future>(
+        &self,
+        pool: &ActivityPool,
+        call: F,
+    ) -> impl Future<Output = F::Output> + use<F> {
+        let a = self.activity(&pool.name);
+        lock(&a.semaphore).get_or_insert_with(|| {
+            a.slots.set(saturating_i64(pool.settings.processes));
+            pool.slots.clone()
+        });
+        let open = a.polls_open.clone();
+        async move {
+            open.inc();
+            let _close = DecOnDrop(open);
+            call.await
+        }
+    }
+
+    /// Observes how long a task ran, with how it ended (`succeeded`, `failed`, `lost`,
+    /// `shutdown`).
+    pub(crate) fn task_duration(&self, activity: &str, outcome: &'static str, took: Duration) {
+        if let Some(d) = &self.families.durations {
+            d.get_or_create(&OutcomeLabels {
+                activity: activity.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .observe(took.as_secs_f64());
         }
     }
 
     /// Tasks running now, over all activities.
     pub(crate) fn in_flight(&self) -> i64 {
-        self.lock().values().map(|c| c.in_flight).sum()
+        self.each(|a| a.in_flight.get()).map(|(_, n)| n).sum()
     }
 
-    /// The Prometheus text exposition.
+    /// Whether every activity whose slots are known has none free: the worker then has no
+    /// reason to call Step Functions until a task ends. False before the first poll.
+    pub(crate) fn all_slots_busy(&self) -> bool {
+        let free: Vec<Option<usize>> = self
+            .each(|a| lock(&a.semaphore).as_ref().map(|s| s.available_permits()))
+            .map(|(_, f)| f)
+            .collect();
+        !free.is_empty() && free.iter().all(|f| *f == Some(0))
+    }
+
+    /// Per-activity facts for `GET /`, by activity name.
+    pub(crate) fn facts(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.refresh();
+        self.each(|a| {
+            serde_json::json!({
+                "in_flight": a.in_flight.get(),
+                "slots": a.slots.get(),
+                "slots_free": a.slots_free.get(),
+                "polls_open": a.polls_open.get(),
+                "last_poll_age_seconds": a.last_poll_age.get(),
+            })
+        })
+        .collect()
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
     pub(crate) fn render(&self) -> String {
-        let map = self.lock();
+        self.refresh();
         let mut out = String::new();
-        let simple: [Series; 10] = [
-            (
-                "stefuna_tasks_started_total",
-                "counter",
-                "Tasks claimed and started.",
-                |c| c.started as i64,
-            ),
-            (
-                "stefuna_tasks_succeeded_total",
-                "counter",
-                "Tasks answered with SendTaskSuccess.",
-                |c| c.succeeded as i64,
-            ),
-            (
-                "stefuna_tasks_in_flight",
-                "gauge",
-                "Tasks running now.",
-                |c| c.in_flight,
-            ),
-            (
-                "stefuna_polls_total",
-                "counter",
-                "GetActivityTask calls that returned.",
-                |c| c.polls as i64,
-            ),
-            (
-                "stefuna_poll_errors_total",
-                "counter",
-                "GetActivityTask calls that failed.",
-                |c| c.poll_errors as i64,
-            ),
-            (
-                "stefuna_heartbeats_total",
-                "counter",
-                "Heartbeats sent.",
-                |c| c.heartbeats as i64,
-            ),
-            (
-                "stefuna_heartbeat_errors_total",
-                "counter",
-                "Heartbeats that failed.",
-                |c| c.heartbeat_errors as i64,
-            ),
-            (
-                "stefuna_tasks_lost_total",
-                "counter",
-                "Tasks whose token Step Functions no longer accepts.",
-                |c| c.lost as i64,
-            ),
-            (
-                "stefuna_delivery_retries_total",
-                "counter",
-                "SendTaskSuccess/SendTaskFailure calls retried.",
-                |c| c.delivery_retries as i64,
-            ),
-            (
-                "stefuna_delivery_dropped_total",
-                "counter",
-                "Results that could not be delivered.",
-                |c| c.delivery_dropped as i64,
-            ),
-        ];
-        for (name, kind, help, get) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (activity, c) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "{name}{{activity=\"{}\"}} {}",
-                    escape(activity),
-                    get(c)
-                );
-            }
-        }
-        let name = "stefuna_tasks_failed_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Tasks answered with SendTaskFailure, by error name.\n# TYPE {name} counter"
-        );
-        for (activity, c) in map.iter() {
-            for (error, n) in &c.failed {
-                let _ = writeln!(
-                    out,
-                    "{name}{{activity=\"{}\",error=\"{}\"}} {n}",
-                    escape(activity),
-                    escape(error)
-                );
-            }
-        }
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ActivityCounters>> {
-        // A panic while holding this lock leaves plain counters behind: still usable.
-        self.by_activity
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The OpenMetrics text exposition, for scrapers that ask for it.
+    pub(crate) fn render_openmetrics(&self) -> String {
+        self.refresh();
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Sets the gauges that are read rather than counted.
+    fn refresh(&self) {
+        for (_, a) in self.each(|a| a.clone()) {
+            if let Some(s) = lock(&a.semaphore).as_ref() {
+                a.slots_free.set(saturating_i64(s.available_permits()));
+            }
+            a.last_poll_age
+                .set(lock(&a.last_poll).elapsed().as_secs_f64());
+        }
+    }
+
+    /// `f` of every activity, with its name.
+    fn each<T>(&self, f: impl Fn(&Arc<PerActivity>) -> T) -> impl Iterator<Item = (String, T)> {
+        let map = self.activities.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<(String, T)> = map.iter().map(|(k, a)| (k.clone(), f(a))).collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v.into_iter()
+    }
+
+    fn activity(&self, name: &str) -> Arc<PerActivity> {
+        if let Some(a) = self
+            .activities
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return a.clone();
+        }
+        let mut map = self.activities.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_owned())
+            .or_insert_with(|| Arc::new(self.new_activity(name)))
+            .clone()
+    }
+
+    fn new_activity(&self, name: &str) -> PerActivity {
+        let l = ActivityLabel {
+            activity: name.to_owned(),
+        };
+        let f = &self.families;
+        PerActivity {
+            started: f.started.get_or_create_owned(&l),
+            succeeded: f.succeeded.get_or_create_owned(&l),
+            in_flight: f.in_flight.get_or_create_owned(&l),
+            slots: f.slots.get_or_create_owned(&l),
+            slots_free: f.slots_free.get_or_create_owned(&l),
+            polls_open: f.polls_open.get_or_create_owned(&l),
+            polls: f.polls.get_or_create_owned(&l),
+            polls_empty: f.polls_empty.get_or_create_owned(&l),
+            poll_errors: f.poll_errors.get_or_create_owned(&l),
+            last_poll_age: f.last_poll_age.get_or_create_owned(&l),
+            heartbeats: f.heartbeats.get_or_create_owned(&l),
+            heartbeat_errors: f.heartbeat_errors.get_or_create_owned(&l),
+            lost: f.lost.get_or_create_owned(&l),
+            delivery_retries: f.delivery_retries.get_or_create_owned(&l),
+            delivery_dropped: f.delivery_dropped.get_or_create_owned(&l),
+            semaphore: Mutex::new(None),
+            last_poll: Mutex::new(Instant::now()),
+        }
     }
 }
 
-fn escape(label: &str) -> String {
-    label
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The free-form label values a family has admitted, to cap them at [`MAX_LABEL_VALUES`].
+#[derive(Debug, Default)]
+struct Seen(Mutex<HashSet<(String, String)>>);
+
+impl Seen {
+    /// `value`, or [`OTHER`] once the family holds its most values and `value` is new.
+    fn admit<'a>(&self, activity: &str, value: &'a str) -> &'a str {
+        let mut seen = lock(&self.0);
+        let key = (activity.to_owned(), value.to_owned());
+        if seen.contains(&key) {
+            value
+        } else if seen.len() >= MAX_LABEL_VALUES {
+            OTHER
+        } else {
+            seen.insert(key);
+            value
+        }
+    }
+}
+
+fn saturating_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these leaves a plain value behind: still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Closes a poll in `stefuna_polls_open` however its future ends (answer, error, drop).
+struct DecOnDrop(Gauge);
+
+impl Drop for DecOnDrop {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn has(text: &str, line: &str) {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+
     #[test]
-    fn render_lists_counters_by_activity_and_error() {
+    fn render_lists_series_by_activity_and_error() {
         let m = Metrics::default();
         m.register("Idle");
         m.record("Hello", Event::Started);
@@ -218,8 +545,10 @@ mod tests {
         m.record("Hello", Event::Finished);
         m.record("Hello", Event::Failed("Task.Failure"));
         m.record("Hello", Event::Failed("My \"Error\""));
-        m.record("Hello", Event::Poll);
+        m.record("Hello", Event::Poll { empty: false });
+        m.record("Hello", Event::Poll { empty: true });
         m.record("Hello", Event::Heartbeat);
+        m.task_duration("Hello", "succeeded", Duration::from_millis(300));
         let text = m.render();
         for line in [
             "stefuna_tasks_started_total{activity=\"Hello\"} 2",
@@ -228,15 +557,77 @@ mod tests {
             "stefuna_tasks_in_flight{activity=\"Idle\"} 0",
             "stefuna_tasks_failed_total{activity=\"Hello\",error=\"Task.Failure\"} 1",
             "stefuna_tasks_failed_total{activity=\"Hello\",error=\"My \\\"Error\\\"\"} 1",
-            "stefuna_polls_total{activity=\"Hello\"} 1",
+            "stefuna_polls_total{activity=\"Hello\"} 2",
+            "stefuna_polls_empty_total{activity=\"Hello\"} 1",
             "stefuna_heartbeats_total{activity=\"Hello\"} 1",
             "# TYPE stefuna_tasks_in_flight gauge",
+            "# TYPE stefuna_task_duration_seconds histogram",
+            "stefuna_task_duration_seconds_count{activity=\"Hello\",outcome=\"succeeded\"} 1",
+            "stefuna_task_duration_seconds_bucket{activity=\"Hello\",outcome=\"succeeded\",le=\"0.25\"} 0",
+            "stefuna_task_duration_seconds_bucket{activity=\"Hello\",outcome=\"succeeded\",le=\"0.5\"} 1",
         ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
+            has(&text, line);
         }
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("stefuna_last_poll_age_seconds{activity=\"Idle\"} ")),
+            "{text}"
+        );
         assert_eq!(m.in_flight(), 1);
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(m.render_openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn free_form_labels_are_capped() {
+        let m = Metrics::default();
+        for i in 0..MAX_LABEL_VALUES + 10 {
+            m.record("Hello", Event::Failed(&format!("Error{i}")));
+        }
+        m.record("Hello", Event::Failed("Error0"));
+        let text = m.render();
+        has(
+            &text,
+            "stefuna_tasks_failed_total{activity=\"Hello\",error=\"Error0\"} 2",
+        );
+        has(
+            &text,
+            "stefuna_tasks_failed_total{activity=\"Hello\",error=\"other\"} 10",
+        );
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("stefuna_tasks_failed_total{"))
+            .count();
+        assert_eq!(series, MAX_LABEL_VALUES + 1);
+    }
+
+    #[test]
+    fn poll_errors_are_counted_by_code() {
+        use aws_sdk_sfn::error::SdkError;
+        use aws_sdk_sfn::operation::get_activity_task::GetActivityTaskError;
+        let m = Metrics::default();
+        let timeout: SdkError<GetActivityTaskError, ()> = SdkError::timeout_error("slow");
+        m.poll_failed("Hello", &timeout);
+        m.poll_failed("Hello", &timeout);
+        let text = m.render();
+        has(&text, "stefuna_poll_errors_total{activity=\"Hello\"} 2");
+        has(
+            &text,
+            "stefuna_poll_errors_by_code_total{activity=\"Hello\",code=\"timeout\"} 2",
+        );
+    }
+
+    #[test]
+    fn all_slots_busy_needs_known_slots() {
+        let m = Metrics::default();
+        m.register("Hello");
+        assert!(!m.all_slots_busy(), "unknown slots count as free");
+        let sem = Arc::new(Semaphore::new(1));
+        *lock(&m.activity("Hello").semaphore) = Some(sem.clone());
+        assert!(!m.all_slots_busy());
+        let _held = sem.try_acquire().unwrap();
+        assert!(m.all_slots_busy());
+        let facts = m.facts();
+        assert_eq!(facts["Hello"]["slots_free"], 0);
     }
 }

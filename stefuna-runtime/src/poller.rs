@@ -7,7 +7,6 @@ use std::time::Duration;
 use stefuna_core::TaskToken;
 
 use crate::client::{ErrorClass, backoff, classify, describe, error_code};
-use crate::metrics::Event;
 use crate::pool::{ActivityPool, Shared};
 use crate::task;
 
@@ -42,6 +41,7 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
             .activity_arn(pool.arn.as_ref())
             .worker_name(shared.worker_name.as_ref())
             .send();
+        let call = shared.metrics.track_poll(&pool, call);
         // A poll that is open when the drain starts finishes: Step Functions may already have
         // handed it a task. Only a forced shutdown (or local mode's drain) abandons it.
         let res = tokio::select! {
@@ -53,7 +53,7 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
             Ok(out) => {
                 failures = 0;
                 shared.health.note_poll();
-                shared.metrics.record(&pool.name, Event::Poll);
+                shared.metrics.polled(&pool.name, &out);
                 match out.task_token().filter(|t| !t.is_empty()) {
                     Some(token) => {
                         let token = TaskToken::new(token);
@@ -71,7 +71,7 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
             }
             Err(e) => {
                 drop(permit);
-                shared.metrics.record(&pool.name, Event::PollError);
+                shared.metrics.poll_failed(&pool.name, &e);
                 let why = describe(&e);
                 shared.health.note_poll_error(match error_code(&e) {
                     Some(code) => format!("GetActivityTask failed: {code}"),

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::de::IgnoredAny;
 use stefuna_core::{Context, Invocation, MAX_PAYLOAD_BYTES, TaskError, TaskToken, names};
@@ -84,6 +85,44 @@ pub(crate) fn check_output(result: Result<String, TaskError>) -> Result<String, 
     Ok(output)
 }
 
+/// The input key under which a state machine may pass its context to the worker, with
+/// `Parameters` such as
+/// `"_stefuna": {"execution_id.$": "$$.Execution.Id", "retry_count.$": "$$.State.RetryCount"}`.
+/// The task's span then carries `execution` and `attempt` (retry count + 1). The key stays in
+/// the input the activity sees (serde ignores unknown fields unless told otherwise).
+pub(crate) const CORRELATION_KEY: &str = "_stefuna";
+
+/// What a state machine passed under [`CORRELATION_KEY`].
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
+pub(crate) struct Correlation {
+    /// `$$.Execution.Id`.
+    #[serde(default)]
+    pub(crate) execution_id: Option<String>,
+    /// `$$.State.RetryCount`.
+    #[serde(default)]
+    pub(crate) retry_count: Option<u64>,
+}
+
+impl Correlation {
+    /// The correlation in `input`, if it has [`CORRELATION_KEY`]; anything malformed is ignored
+    /// (the activity, not the span, decides what a bad input is).
+    pub(crate) fn from_input(input: &str) -> Correlation {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            #[serde(rename = "_stefuna", default)]
+            stefuna: Option<Correlation>,
+        }
+        // Most inputs do not carry it: skip the parse.
+        if !input.contains(CORRELATION_KEY) {
+            return Correlation::default();
+        }
+        serde_json::from_str::<Envelope>(input)
+            .ok()
+            .and_then(|e| e.stefuna)
+            .unwrap_or_default()
+    }
+}
+
 /// Runs one claimed task to the end; `permit` is its slot, freed when this returns.
 pub(crate) async fn run(
     shared: Arc<Shared>,
@@ -97,7 +136,16 @@ pub(crate) async fn run(
         activity = %pool.name,
         worker = %shared.worker_name,
         token = %token.short_hash(),
+        execution = tracing::field::Empty,
+        attempt = tracing::field::Empty,
     );
+    let correlation = Correlation::from_input(&input);
+    if let Some(execution) = &correlation.execution_id {
+        span.record("execution", execution.as_str());
+    }
+    if let Some(retries) = correlation.retry_count {
+        span.record("attempt", retries.saturating_add(1));
+    }
     run_in_span(shared, pool, token, input, permit)
         .instrument(span)
         .await
@@ -110,6 +158,7 @@ async fn run_in_span(
     input: String,
     permit: OwnedSemaphorePermit,
 ) {
+    let started = Instant::now();
     shared.metrics.record(&pool.name, Event::Started);
     tracing::info!("task started");
     let cancel = CancellationToken::new();
@@ -145,16 +194,26 @@ async fn run_in_span(
         .filter(|i| !i.is_zero())
         .map(|i| AbortOnDrop(tokio::spawn(beat_every(hb.clone(), i).in_current_span())));
 
+    let took = |outcome| {
+        let took = started.elapsed();
+        shared.metrics.task_duration(&pool.name, outcome, took);
+        took
+    };
     let force = &shared.shutdown.force;
     tokio::select! {
         biased;
         result = job.join() => {
             if hb.lost().is_cancelled() {
+                took("lost");
                 tracing::warn!("task finished after step functions lost it; result not sent");
             } else {
                 let result = check_output(result);
+                let outcome = if result.is_ok() { "succeeded" } else { "failed" };
+                let took = took(outcome);
                 if let Err(e) = &result {
-                    tracing::debug!(error = %e.error(), "task returned an error");
+                    tracing::debug!(error = %e.error(), ?took, "task returned an error");
+                } else {
+                    tracing::debug!(?took, "task returned");
                 }
                 // Beats go on while a throttled delivery retries, so the task does not time out.
                 hb.set_delivering();
@@ -165,10 +224,12 @@ async fn run_in_span(
         () = hb.lost().cancelled() => {
             drop(beats);
             finish_lost(&shared, &mut job).await;
+            took("lost");
         }
         () = force.cancelled() => {
             hb.set_delivering();
             cancel.cancel();
+            took("shutdown");
             tracing::warn!("worker shutting down before the task finished; failing it");
             let err = TaskError::new(
                 names::WORKER_SHUTDOWN,
@@ -243,6 +304,28 @@ mod tests {
         );
         let e = TaskError::msg("x");
         assert_eq!(check_output(Err(e.clone())).unwrap_err(), e);
+    }
+
+    #[test]
+    fn correlation_comes_from_the_documented_key() {
+        let c = Correlation::from_input(
+            r#"{"n": 1, "_stefuna": {"execution_id": "arn:exec", "retry_count": 2}}"#,
+        );
+        assert_eq!(c.execution_id.as_deref(), Some("arn:exec"));
+        assert_eq!(c.retry_count, Some(2));
+        for input in [
+            r#"{"n": 1}"#,
+            r#"[1, 2]"#,
+            r#"{"_stefuna": "not an object"}"#,
+            r#"{"_stefuna": {"retry_count": "two"}}"#,
+            "not json _stefuna",
+        ] {
+            assert_eq!(
+                Correlation::from_input(input),
+                Correlation::default(),
+                "{input}"
+            );
+        }
     }
 
     #[tokio::test]
