@@ -110,6 +110,13 @@ impl Health {
         }
     }
 
+    /// The same health with another watchdog threshold (tests).
+    #[cfg(test)]
+    fn with_watchdog_stall(mut self, stall: Duration) -> Health {
+        self.watchdog_stall = stall;
+        self
+    }
+
     /// Moves to `phase`.
     pub(crate) fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::SeqCst);
@@ -167,7 +174,7 @@ impl Health {
 
     /// Ticks until dropped, so `/healthz` can tell a runtime whose threads are all blocked.
     pub(crate) async fn watchdog(self: Arc<Self>) {
-        let mut ticks = tokio::time::interval(WATCHDOG_TICK);
+        let mut ticks = tokio::time::interval(WATCHDOG_TICK.min(self.watchdog_stall / 4));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
@@ -356,6 +363,80 @@ mod tests {
         h.note_poll();
         let (url, _stop) = start(h.clone()).await;
         assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
+    }
+
+    /// Polls `url` until it answers `code` (at most 20 s); returns the body.
+    async fn until_status(url: &str, code: u16) -> String {
+        let wait = async {
+            loop {
+                let (c, body) = get(url).await;
+                if c == code {
+                    return body;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("{url} never answered {code}"))
+    }
+
+    #[test]
+    fn a_blocked_runtime_fails_liveness_until_it_runs_again() {
+        let h = Arc::new(
+            Health::new(Duration::from_secs(3600), Arc::new(Metrics::default()))
+                .with_watchdog_stall(Duration::from_millis(400)),
+        );
+        // The "worker" runtime runs only the watchdog; its one thread is blocked on command.
+        let (block_tx, block_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let watched = h.clone();
+        let worker = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                tokio::spawn(watched.watchdog());
+                let _ = block_rx.await;
+                // Blocking code on a runtime thread: nothing else on this runtime can run.
+                let _ = release_rx.recv();
+                let _ = stop_rx.await;
+            });
+        });
+        // The health server runs on another runtime, as a probe would still reach it while
+        // some worker threads are stuck.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+            tokio::spawn(warp::serve(routes(h.clone())).incoming(listener).run());
+            until_status(&url, 200).await;
+            block_tx.send(()).unwrap();
+            let body = until_status(&url, 503).await;
+            assert!(body.contains("async runtime"), "{body}");
+            let (_, facts) = get(&url.replace("/healthz", "/")).await;
+            let facts: serde_json::Value = serde_json::from_str(&facts).unwrap();
+            assert_eq!(facts["live"], false, "{facts}");
+            assert_eq!(facts["status"], "ok", "stefuna's shape stays: {facts}");
+            release_tx.send(()).unwrap();
+            until_status(&url, 200).await;
+        });
+        stop_tx.send(()).unwrap();
+        worker.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn liveness_holds_while_every_slot_is_busy() {
+        let h = health(Duration::ZERO);
+        h.set_phase(Phase::Polling);
+        assert!(matches!(h.unhealthy(), Some(Unhealthy::NoSuccess(_))));
+        // One activity, one slot, taken by a long task: nothing to call Step Functions for.
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let _task = slots.clone().try_acquire_owned().unwrap();
+        h.metrics.test_set_slots("Busy", slots);
+        assert_eq!(h.unhealthy(), None);
     }
 
     #[tokio::test]

@@ -4,24 +4,58 @@
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{Config, LogFormat};
 
 /// Installs the global subscriber for `config`: `loglevel` as filter directives (`info`,
-/// `warn,stefuna_runtime=debug`), `log_format` `text` or `json`.
+/// `info,stefuna=debug`, `warn,stefuna_runtime=debug,my_worker=trace`), `log_format` `text` or
+/// `json`, on stderr.
 ///
 /// Does nothing when a subscriber is already installed (tests, or an embedding service that set
 /// up its own logging).
 pub fn init(config: &Config) {
+    install(config, std::io::stderr, std::io::stderr().is_terminal());
+}
+
+/// Like [`init`], writing to `writer` instead of stderr (a file, a pipe, a buffer in a test).
+/// No colours.
+///
+/// With `log_format = "json"` every event is one JSON object on one line: `timestamp`, `level`,
+/// `target`, `message` and the event's fields at the top level, `span` (the innermost span with
+/// its fields, e.g. the `task` span's `activity`, `worker`, `token`, `execution`, `attempt`) and
+/// `spans` (all open spans, outermost first).
+///
+/// # Example
+/// ```
+/// let config = stefuna_runtime::Config::default();
+/// stefuna_runtime::logging::init_with_writer(&config, std::io::stdout);
+/// ```
+pub fn init_with_writer<W>(config: &Config, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    install(config, writer, false);
+}
+
+fn install<W>(config: &Config, writer: W, ansi: bool)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter =
         EnvFilter::try_new(directives(&config.loglevel)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(writer)
+        .with_ansi(ansi);
     let _ = match config.log_format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
     };
 }
 

@@ -436,6 +436,12 @@ impl Metrics {
         }
     }
 
+    /// Gives `activity` this slot pool, as its first poll would (tests).
+    #[cfg(test)]
+    pub(crate) fn test_set_slots(&self, activity: &str, slots: Arc<Semaphore>) {
+        *lock(&self.activity(activity).semaphore) = Some(slots);
+    }
+
     /// `f` of every activity, with its name.
     fn each<T>(&self, f: impl Fn(&Arc<PerActivity>) -> T) -> impl Iterator<Item = (String, T)> {
         let map = self.activities.read().unwrap_or_else(|e| e.into_inner());
@@ -623,7 +629,7 @@ mod tests {
         m.register("Hello");
         assert!(!m.all_slots_busy(), "unknown slots count as free");
         let sem = Arc::new(Semaphore::new(1));
-        *lock(&m.activity("Hello").semaphore) = Some(sem.clone());
+        m.test_set_slots("Hello", sem.clone());
         assert!(!m.all_slots_busy());
         let _held = sem.try_acquire().unwrap();
         assert!(m.all_slots_busy());
