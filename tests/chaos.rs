@@ -1,0 +1,903 @@
+//! The chaos suite: real worker processes (the `chaos_worker` example) against stefuna-local
+//! with fault injection on, one worker SIGTERMed and one SIGKILLed mid-run; afterwards every
+//! execution is in its expected terminal state and no task ran twice except the ones a signal
+//! interrupted. Also: a task that blocks a runtime thread forever does not stop the exit, and
+//! (ignored, run by `cargo xtask chaos`) the memory of a worker stays flat over many tasks.
+//!
+//! Sizes come from the environment so `cargo xtask chaos` can run the full suite:
+//! `CHAOS_EXECUTIONS` (default 300), `CHAOS_MEMORY_TASKS` (default 100,000).
+
+#![cfg(target_os = "linux")]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use futures::StreamExt;
+use stefuna_local::{Emulator, Faults};
+use tokio::process::{Child, Command};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/chaos";
+/// Heartbeat timeout of the Task state, in emulated seconds.
+const HEARTBEAT_SECONDS: u32 = 40;
+/// The emulator's clock speed-up: 40 emulated seconds are 4 real ones, retry intervals 0.1 s.
+const TIME_SCALE: f64 = 10.0;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// The `chaos_worker` example next to this test binary (`cargo test` builds examples), built on
+/// demand when missing (e.g. `cargo test --test chaos`).
+fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("examples").join("chaos_worker");
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "stefuna", "--example", "chaos_worker"])
+            .arg("--target-dir")
+            .arg(target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        assert!(
+            cmd.status().unwrap().success(),
+            "building the chaos_worker example failed"
+        );
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn env_count(key: &str, default: usize) -> usize {
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{key}={v}: expected a whole number")),
+        Err(_) => default,
+    }
+}
+
+/// An SDK client for the emulator (static test credentials, no proxy, SDK retries on).
+fn client(endpoint: &str) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// `fut`, or a panic naming `what` after `limit`.
+async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+}
+
+/// A worker process.
+struct Worker {
+    child: Child,
+    /// `--name`.
+    name: String,
+    pid: u32,
+    health: String,
+    stderr: PathBuf,
+}
+
+impl Worker {
+    fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
+        let port = free_port();
+        let stderr = dir.join(format!("{name}.stderr"));
+        let mut cmd = Command::new(worker_binary());
+        cmd.args(["--activity-arn", arn, "--endpoint-url", endpoint])
+            .args(["--region", "us-east-1", "--healthcheck-host", "127.0.0.1"])
+            .args(["--healthcheck", &port.to_string(), "--name", name])
+            .args(extra)
+            .current_dir(dir)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("CHAOS_RUN_LOG", dir.join("runs.log"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_SFN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("STEFUNA_") {
+                cmd.env_remove(key);
+            }
+        }
+        let child = cmd.spawn().expect("spawn chaos_worker");
+        let pid = child.id().unwrap();
+        Worker {
+            child,
+            name: name.to_owned(),
+            pid,
+            health: format!("http://127.0.0.1:{port}"),
+            stderr,
+        }
+    }
+
+    /// The worker name Step Functions sees: `{name}-{hostname}-{pid}`.
+    fn owns(&self, worker_name: &str) -> bool {
+        worker_name.starts_with(&format!("{}-", self.name))
+            && worker_name.ends_with(&format!("-{}", self.pid))
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {}", self.pid);
+    }
+
+    /// Waits (at most `limit`) for the process to exit; its exit code.
+    async fn exit(&mut self, limit: Duration) -> Option<i32> {
+        let status = tokio::time::timeout(limit, self.child.wait()).await;
+        match status {
+            Ok(s) => s.unwrap().code(),
+            Err(_) => panic!(
+                "worker {} did not exit within {limit:?}; its log:\n{}",
+                self.name,
+                tail(&self.stderr, 40)
+            ),
+        }
+    }
+
+    /// The sum of every series of a counter in `/metrics` (0 when unreachable).
+    async fn metric_sum(&self, name: &str) -> f64 {
+        let Ok((_, body)) = get(&format!("{}/metrics", self.health)).await else {
+            return 0.0;
+        };
+        body.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+/// GET `url` without proxies.
+async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let r = c.get(url).send().await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "stefuna-{what}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() ^ u128::from(free_port())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Creates the activity and the state machine of the suite: one Task with `HeartbeatSeconds`,
+/// its input wrapped with the execution name and the attempt, retried on `Stefuna.WorkerShutdown`
+/// and on `States.Timeout` (a SIGKILLed worker stops beating).
+async fn setup(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
+    let arn = sfn
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let definition = serde_json::json!({
+        "StartAt": "Work",
+        "States": {"Work": {
+            "Type": "Task",
+            "Resource": arn,
+            "HeartbeatSeconds": HEARTBEAT_SECONDS,
+            "Parameters": {
+                "exec.$": "$$.Execution.Name",
+                "retry.$": "$$.State.RetryCount",
+                "job.$": "$"
+            },
+            "Retry": [{
+                "ErrorEquals": ["Stefuna.WorkerShutdown", "States.Timeout"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 3,
+                "BackoffRate": 1.0
+            }],
+            "End": true
+        }}
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name(format!("{name}-machine"))
+        .role_arn(ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    (arn, sm)
+}
+
+/// What an execution is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Ok,
+    Slow,
+    Panic,
+    BadInput,
+}
+
+/// 1 in 100 panics, 1 in 100 does not decode, 1 in 20 is slow enough to be in flight when a
+/// worker is signalled.
+fn kind_of(i: usize) -> Kind {
+    match (i % 100, i % 20) {
+        (37, _) => Kind::Panic,
+        (73, _) => Kind::BadInput,
+        (_, 5) => Kind::Slow,
+        _ => Kind::Ok,
+    }
+}
+
+fn input_of(i: usize) -> serde_json::Value {
+    match kind_of(i) {
+        Kind::Ok => serde_json::json!({"n": i, "kind": "ok", "sleep_ms": (i * 7) % 50}),
+        Kind::Slow => serde_json::json!({"n": i, "kind": "slow", "sleep_ms": 2500}),
+        Kind::Panic => serde_json::json!({"n": i, "kind": "panic"}),
+        Kind::BadInput => serde_json::json!({"n": "not a number", "kind": "ok"}),
+    }
+}
+
+fn exec_name(i: usize) -> String {
+    format!("chaos-{i:05}")
+}
+
+/// One line of the run log.
+#[derive(Debug)]
+struct Run {
+    event: String,
+    exec: String,
+    retry: u32,
+    pid: u32,
+    token: String,
+}
+
+fn read_runs(path: &Path) -> Vec<Run> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 5, "malformed run log line: {l:?}");
+            Run {
+                event: f[0].to_owned(),
+                exec: f[1].to_owned(),
+                retry: f[2].parse().unwrap(),
+                pid: f[3].parse().unwrap(),
+                token: f[4].to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Tasks started by process `pid` that have not ended (only slow ones with `slow_only`).
+fn in_flight(runs: &[Run], pid: u32, slow_only: bool) -> usize {
+    let ended: HashSet<&str> = runs
+        .iter()
+        .filter(|r| r.event != "start")
+        .map(|r| r.token.as_str())
+        .collect();
+    runs.iter()
+        .filter(|r| r.event == "start" && r.pid == pid && !ended.contains(r.token.as_str()))
+        .filter(|r| !slow_only || exec_kind(&r.exec) == Some(Kind::Slow))
+        .count()
+}
+
+/// The kind of an execution, from its name.
+fn exec_kind(exec: &str) -> Option<Kind> {
+    exec.strip_prefix("chaos-")?.parse().ok().map(kind_of)
+}
+
+/// Waits until `cond` holds, checking every 100 ms, for at most `limit`.
+async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    within(limit, what, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+/// Executions still RUNNING.
+async fn running(sfn: &aws_sdk_sfn::Client, sm: &str) -> usize {
+    let mut count = 0;
+    let mut next: Option<String> = None;
+    loop {
+        let page = sfn
+            .list_executions()
+            .state_machine_arn(sm)
+            .status_filter(ExecutionStatus::Running)
+            .max_results(1000)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .unwrap();
+        count += page.executions().len();
+        match page.next_token() {
+            Some(t) => next = Some(t.to_owned()),
+            None => return count,
+        }
+    }
+}
+
+/// What the history of one execution shows.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// Worker names of `ActivityStarted`, in order.
+    started: Vec<String>,
+    /// Worker of each attempt that timed out (`None`: never started).
+    timed_out: Vec<Option<String>>,
+    /// Worker of each attempt failed with `Stefuna.WorkerShutdown`.
+    shut_down: Vec<String>,
+}
+
+async fn attempts(sfn: &aws_sdk_sfn::Client, exec: &str) -> Attempts {
+    let events: Vec<HistoryEvent> = sfn
+        .get_execution_history()
+        .execution_arn(exec)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .to_vec();
+    let mut a = Attempts::default();
+    let mut current: Option<String> = None;
+    for e in &events {
+        if e.activity_scheduled_event_details().is_some() {
+            current = None;
+        }
+        if let Some(d) = e.activity_started_event_details() {
+            let w = d.worker_name().unwrap_or_default().to_owned();
+            a.started.push(w.clone());
+            current = Some(w);
+        }
+        if e.activity_timed_out_event_details().is_some() {
+            a.timed_out.push(current.clone());
+        }
+        if let Some(d) = e.activity_failed_event_details()
+            && d.error() == Some("Stefuna.WorkerShutdown")
+        {
+            a.shut_down.push(current.clone().unwrap_or_default());
+        }
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chaos suite
+// ---------------------------------------------------------------------------------------------
+
+/// Counts the suite prints.
+#[derive(Debug, Default)]
+struct Counts {
+    executions: usize,
+    succeeded: usize,
+    failed_panic: usize,
+    failed_invalid_input: usize,
+    retried_after_worker_shutdown: usize,
+    retried_after_heartbeat_timeout: usize,
+    runs: usize,
+    attempts_lost_to_sigkill: usize,
+    reruns_after_sigkill: usize,
+    reruns_after_worker_shutdown: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
+    let executions = env_count("CHAOS_EXECUTIONS", 300);
+    let started_at = Instant::now();
+    let scratch = Scratch::new("chaos");
+    let dir = scratch.0.clone();
+    let run_log = dir.join("runs.log");
+
+    // Faults on the worker's calls only: the test's own calls must see the truth.
+    let faults = Faults {
+        throttle: 0.10,
+        unavailable: 0.05,
+        drop_connection: 0.02,
+        latency: Some((Duration::ZERO, Duration::from_millis(50))),
+        operations: Some(
+            [
+                "GetActivityTask",
+                "SendTaskSuccess",
+                "SendTaskFailure",
+                "SendTaskHeartbeat",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+    };
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .time_scale(TIME_SCALE)
+        .faults(faults)
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let (arn, sm) = setup(&sfn, "chaos").await;
+
+    let flags = [
+        "--processes",
+        "8",
+        "--heartbeat",
+        "1",
+        "--shutdown-grace",
+        "1",
+        "--loglevel",
+        "warn",
+    ];
+    let spawn = |name: &str| Worker::spawn(&dir, name, emu.endpoint(), &arn, &flags);
+    let mut workers: BTreeMap<&str, Worker> = BTreeMap::new();
+    for name in ["Chaos1", "Chaos2", "Chaos3"] {
+        workers.insert(name, spawn(name));
+    }
+
+    // Start every execution (16 at a time) while the workers already run.
+    let starter = {
+        let sfn = sfn.clone();
+        let sm = sm.clone();
+        tokio::spawn(async move {
+            futures::stream::iter(0..executions)
+                .map(|i| {
+                    let sfn = sfn.clone();
+                    let sm = sm.clone();
+                    async move {
+                        let out = sfn
+                            .start_execution()
+                            .state_machine_arn(&sm)
+                            .name(exec_name(i))
+                            .input(input_of(i).to_string())
+                            .send()
+                            .await
+                            .unwrap_or_else(|e| panic!("StartExecution {i}: {e:?}"));
+                        (i, out.execution_arn().to_owned())
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<_>>()
+                .await
+        })
+    };
+
+    let run_limit = Duration::from_secs(60) + Duration::from_millis(100) * executions as u32;
+    // A third of the way, with a slow task in flight on it: SIGTERM one worker (it drains; the
+    // slow task outlives its 1 s grace and is failed with Stefuna.WorkerShutdown) and start a
+    // replacement.
+    let mut terminated = workers.remove("Chaos1").unwrap();
+    until(run_limit, "a third of the tasks to end", || {
+        let runs = read_runs(&run_log);
+        let ended = runs.iter().filter(|r| r.event == "end").count();
+        ended >= executions / 3
+            && (in_flight(&runs, terminated.pid, true) > 0 || ended >= executions / 2)
+    })
+    .await;
+    terminated.signal("TERM");
+    workers.insert("Chaos4", spawn("Chaos4"));
+    let terminated_exit = terminated.exit(Duration::from_secs(30)).await;
+    assert_eq!(terminated_exit, Some(0), "a SIGTERMed worker exits 0");
+
+    // Two thirds of the way, with tasks in flight on it: SIGKILL another and start a
+    // replacement.
+    let mut killed = workers.remove("Chaos2").unwrap();
+    until(run_limit, "two thirds of the tasks to end", || {
+        let runs = read_runs(&run_log);
+        let ended = runs.iter().filter(|r| r.event == "end").count();
+        ended >= executions * 2 / 3
+            && (in_flight(&runs, killed.pid, false) > 0 || ended >= executions * 5 / 6)
+    })
+    .await;
+    killed.signal("KILL");
+    workers.insert("Chaos5", spawn("Chaos5"));
+    assert_eq!(
+        killed.exit(Duration::from_secs(30)).await,
+        None,
+        "killed by a signal"
+    );
+
+    let arns = within(
+        Duration::from_secs(120),
+        "every execution to start",
+        starter,
+    )
+    .await
+    .unwrap();
+    within(run_limit, "no execution to be RUNNING", async {
+        while running(&sfn, &sm).await > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+
+    let mut fault_counts = BTreeMap::new();
+    for series in [
+        "stefuna_poll_errors_total",
+        "stefuna_delivery_retries_total",
+        "stefuna_heartbeat_errors_total",
+        "stefuna_tasks_lost_total",
+    ] {
+        let mut sum = 0.0;
+        for w in workers.values() {
+            sum += w.metric_sum(series).await;
+        }
+        fault_counts.insert(series, sum);
+    }
+    for (_, mut w) in std::mem::take(&mut workers) {
+        w.signal("TERM");
+        assert_eq!(w.exit(Duration::from_secs(30)).await, Some(0));
+    }
+
+    // Verify every execution against its kind, its history and the run log.
+    let runs = read_runs(&run_log);
+    let mut starts: HashMap<&str, Vec<&Run>> = HashMap::new();
+    let mut ends: HashMap<&str, Vec<&Run>> = HashMap::new();
+    let mut tokens = HashSet::new();
+    for r in &runs {
+        match r.event.as_str() {
+            "start" => {
+                assert!(
+                    tokens.insert(r.token.as_str()),
+                    "task token {} started twice: {r:?}",
+                    r.token
+                );
+                starts.entry(&r.exec).or_default().push(r);
+            }
+            "end" | "cancelled" => ends.entry(&r.exec).or_default().push(r),
+            other => panic!("unknown run log event {other}"),
+        }
+    }
+
+    let mut counts = Counts {
+        executions,
+        runs: starts.values().map(Vec::len).sum(),
+        ..Counts::default()
+    };
+    let described = futures::stream::iter(arns)
+        .map(|(i, exec)| {
+            let sfn = sfn.clone();
+            async move {
+                let d = sfn
+                    .describe_execution()
+                    .execution_arn(&exec)
+                    .send()
+                    .await
+                    .unwrap();
+                (i, d, attempts(&sfn, &exec).await)
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    for (i, d, history) in described {
+        let name = exec_name(i);
+        let kind = kind_of(i);
+        let status = d.status().clone();
+        match kind {
+            Kind::Ok | Kind::Slow => {
+                assert_eq!(
+                    status,
+                    ExecutionStatus::Succeeded,
+                    "{name} ({kind:?}): {d:?}"
+                );
+                let out: serde_json::Value = serde_json::from_str(d.output().unwrap()).unwrap();
+                assert_eq!(out["n"], 2 * i, "{name}: {out}");
+                assert_eq!(out["exec"], name.as_str(), "{name}: {out}");
+                counts.succeeded += 1;
+                let final_retry = history.started.len().saturating_sub(1) as u32;
+                assert!(
+                    ends.get(name.as_str()).is_some_and(|e| e
+                        .iter()
+                        .any(|r| r.event == "end" && r.retry == final_retry)),
+                    "{name}: the attempt that succeeded has no end line"
+                );
+            }
+            Kind::Panic => {
+                assert_eq!(status, ExecutionStatus::Failed, "{name}: {d:?}");
+                assert_eq!(d.error(), Some("Stefuna.Panic"), "{name}: {d:?}");
+                assert!(
+                    d.cause().unwrap_or_default().contains("panics as asked"),
+                    "{name}: {d:?}"
+                );
+                counts.failed_panic += 1;
+            }
+            Kind::BadInput => {
+                assert_eq!(status, ExecutionStatus::Failed, "{name}: {d:?}");
+                assert_eq!(d.error(), Some("Stefuna.InvalidInput"), "{name}: {d:?}");
+                assert!(!starts.contains_key(name.as_str()), "{name} ran");
+                counts.failed_invalid_input += 1;
+            }
+        }
+        // Only a signalled worker's attempts were interrupted.
+        for w in &history.timed_out {
+            let w = w.as_deref().unwrap_or("(never started)");
+            assert!(
+                killed.owns(w),
+                "{name}: an attempt on {w} timed out, but only {} (pid {}) was killed",
+                killed.name,
+                killed.pid
+            );
+            counts.attempts_lost_to_sigkill += 1;
+        }
+        for w in &history.shut_down {
+            assert!(
+                terminated.owns(w),
+                "{name}: {w} failed a task with Stefuna.WorkerShutdown, but only {} (pid {}) \
+                 was stopped",
+                terminated.name,
+                terminated.pid
+            );
+        }
+        counts.retried_after_heartbeat_timeout += usize::from(!history.timed_out.is_empty());
+        counts.retried_after_worker_shutdown += usize::from(!history.shut_down.is_empty());
+        // A task runs once per attempt Step Functions made; attempts beyond the first exist only
+        // because a signal interrupted one.
+        let ran = starts.get(name.as_str()).map_or(0, Vec::len);
+        assert!(
+            ran <= history.started.len(),
+            "{name}: ran {ran} times for {} deliveries",
+            history.started.len()
+        );
+        let interrupted = history.timed_out.len() + history.shut_down.len();
+        assert!(
+            history.started.len() <= 1 + interrupted,
+            "{name}: {} attempts but only {interrupted} were interrupted: {history:?}",
+            history.started.len()
+        );
+        if ran > 1 {
+            if history.shut_down.is_empty() {
+                counts.reruns_after_sigkill += ran - 1;
+            } else {
+                counts.reruns_after_worker_shutdown += ran - 1;
+            }
+        }
+    }
+    assert_eq!(
+        counts.succeeded + counts.failed_panic + counts.failed_invalid_input,
+        counts.executions
+    );
+    // Every execution but the bad-input ones ran at least once.
+    assert!(
+        counts.runs >= counts.succeeded + counts.failed_panic,
+        "{counts:?}"
+    );
+    assert_eq!(running(&sfn, &sm).await, 0);
+    println!(
+        "chaos: {executions} executions in {:.1?} through 3 workers (+2 replacements), faults \
+         10% throttling / 5% 503 / 2% dropped connections / 0-50 ms latency",
+        started_at.elapsed()
+    );
+    println!("chaos: {counts:#?}");
+    println!("chaos: worker-side fault counters of the surviving workers: {fault_counts:?}");
+    emu.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A task that never stops
+// ---------------------------------------------------------------------------------------------
+
+/// An async task that blocks its runtime thread forever and never looks at cancellation: after
+/// SIGTERM the worker still fails it with `Stefuna.WorkerShutdown` (the state machine retries
+/// it) and exits within `shutdown_grace` plus a bounded margin.
+#[tokio::test]
+async fn a_task_blocking_a_runtime_thread_does_not_stop_the_exit() {
+    let scratch = Scratch::new("stuck");
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .time_scale(TIME_SCALE)
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let (arn, sm) = setup(&sfn, "stuck").await;
+    let run_log = scratch.0.join("runs.log");
+    // Two slots, so a blocked runtime thread may hold anything the other needs.
+    let mut worker = Worker::spawn(
+        &scratch.0,
+        "Stuck",
+        emu.endpoint(),
+        &arn,
+        &[
+            "--processes",
+            "2",
+            "--shutdown-grace",
+            "2",
+            "--heartbeat",
+            "1",
+        ],
+    );
+    let exec = sfn
+        .start_execution()
+        .state_machine_arn(&sm)
+        .name("stuck")
+        .input(r#"{"n": 1, "kind": "block_thread"}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    until(Duration::from_secs(20), "the stuck task to start", || {
+        read_runs(&run_log).iter().any(|r| r.event == "start")
+    })
+    .await;
+
+    worker.signal("TERM");
+    let signalled = Instant::now();
+    let stderr = worker.stderr.clone();
+    // Grace (2 s) + open polls (1 s) + runtime wind-down (1 s), with room for a loaded machine.
+    let code = worker.exit(Duration::from_secs(2 + 20)).await;
+    let took = signalled.elapsed();
+    assert_eq!(code, Some(0), "{}", tail(&stderr, 40));
+    println!("stuck task: the worker exited {took:.1?} after SIGTERM (shutdown_grace 2 s)");
+
+    // The attempt was failed with Stefuna.WorkerShutdown (not left to time out), so the state
+    // machine retries it at once; a new worker takes the retry.
+    let history = within(Duration::from_secs(20), "the failed attempt", async {
+        loop {
+            let a = attempts(&sfn, &exec).await;
+            if !a.shut_down.is_empty() || !a.timed_out.is_empty() {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(history.shut_down.len(), 1, "{history:?}");
+    assert!(history.timed_out.is_empty(), "{history:?}");
+    let _ = sfn.stop_execution().execution_arn(&exec).send().await;
+    emu.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+/// Resident set size of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// A worker runs `CHAOS_MEMORY_TASKS` tasks (default 100,000); its RSS is sampled every tenth of
+/// the way. After warm-up (the first tenth) RSS must not keep growing with the task count.
+/// Ignored in `cargo test` (it takes minutes); `cargo xtask chaos` runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes long; run by `cargo xtask chaos`"]
+async fn memory_stays_flat_over_many_tasks() {
+    let total = env_count("CHAOS_MEMORY_TASKS", 100_000);
+    let scratch = Scratch::new("memory");
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let (arn, sm) = setup(&sfn, "memory").await;
+    let mut worker = Worker::spawn(
+        &scratch.0,
+        "Memory",
+        emu.endpoint(),
+        &arn,
+        &[
+            "--processes",
+            "16",
+            "--heartbeat",
+            "1",
+            "--loglevel",
+            "warn",
+        ],
+    );
+    let started_at = Instant::now();
+    let step = (total / 10).max(1);
+    let mut samples = Vec::new();
+    let mut done = 0;
+    while done < total {
+        let batch = step.min(total - done);
+        futures::stream::iter(done..done + batch)
+            .map(|i| {
+                let sfn = sfn.clone();
+                let sm = sm.clone();
+                async move {
+                    sfn.start_execution()
+                        .state_machine_arn(&sm)
+                        .input(serde_json::json!({"n": i, "kind": "ok"}).to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+        within(Duration::from_secs(600), "the batch to finish", async {
+            while running(&sfn, &sm).await > 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await;
+        done += batch;
+        let rss = rss_kib(worker.pid);
+        println!(
+            "memory: {done:>7} tasks, worker RSS {:>7} KiB ({:.0?})",
+            rss,
+            started_at.elapsed()
+        );
+        samples.push((done, rss));
+    }
+    let succeeded = worker
+        .metric_sum("stefuna_tasks_succeeded_total")
+        .await
+        .round() as usize;
+    worker.signal("TERM");
+    assert_eq!(worker.exit(Duration::from_secs(30)).await, Some(0));
+    emu.shutdown().await;
+    assert_eq!(succeeded, total, "every task succeeded");
+
+    let warm = samples[0].1;
+    let last = samples.last().unwrap().1;
+    let peak = samples.iter().map(|s| s.1).max().unwrap();
+    println!(
+        "memory: {total} tasks in {:.0?}; RSS after the first {} tasks {warm} KiB, peak {peak} \
+         KiB, at the end {last} KiB",
+        started_at.elapsed(),
+        samples[0].0
+    );
+    // Flat: after warm-up, at most 8 MiB more however many tasks ran (a leak of even 100 bytes
+    // per task would add ~9 MiB over 90,000 tasks).
+    assert!(
+        peak <= warm + 8 * 1024,
+        "worker RSS grew from {warm} KiB to {peak} KiB: {samples:?}"
+    );
+}
