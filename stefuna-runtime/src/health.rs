@@ -55,6 +55,9 @@ const WATCHDOG_TICK: Duration = Duration::from_secs(1);
 /// blocked, e.g. by blocking code in an async task).
 pub(crate) const WATCHDOG_STALL: Duration = Duration::from_secs(30);
 
+/// How long a healthy `GetActivityTask` may stay open against AWS (its attempt timeout).
+const LONG_POLL_ATTEMPT: Duration = Duration::from_secs(75);
+
 /// Why liveness fails.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Unhealthy {
@@ -297,6 +300,13 @@ pub(crate) async fn serve(
     health: Arc<Health>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    if health.liveness_timeout < LONG_POLL_ATTEMPT {
+        tracing::warn!(
+            liveness_timeout = health.liveness_timeout.as_secs(),
+            "liveness_timeout is shorter than a GetActivityTask long poll (up to 75 s against \
+             AWS): an idle worker may be reported dead; use at least 90 s"
+        );
+    }
     let watchdog = tokio::spawn(health.clone().watchdog());
     warp::serve(routes(health))
         .incoming(listener)
