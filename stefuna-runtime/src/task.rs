@@ -211,9 +211,13 @@ async fn run_in_span(
                 let outcome = if result.is_ok() { "succeeded" } else { "failed" };
                 let took = took(outcome);
                 if let Err(e) = &result {
-                    tracing::debug!(error = %e.error(), ?took, "task returned an error");
+                    tracing::debug!(
+                        error = %e.error(),
+                        took_seconds = took.as_secs_f64(),
+                        "task returned an error"
+                    );
                 } else {
-                    tracing::debug!(?took, "task returned");
+                    tracing::debug!(took_seconds = took.as_secs_f64(), "task returned");
                 }
                 // Beats go on while a throttled delivery retries, so the task does not time out.
                 hb.set_delivering();
