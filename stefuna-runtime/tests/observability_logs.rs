@@ -137,6 +137,8 @@ async fn json_logs_nest_activity_events_in_task_spans_with_the_execution() {
     emu.shutdown().await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // Shown with `--nocapture`: what a log pipeline receives.
+    println!("{text}");
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
