@@ -443,10 +443,12 @@ mod tests {
         h.set_phase(Phase::Polling);
         assert!(matches!(h.unhealthy(), Some(Unhealthy::NoSuccess(_))));
         // One activity, one slot, taken by a long task: nothing to call Step Functions for.
-        let slots = Arc::new(tokio::sync::Semaphore::new(1));
-        let _task = slots.clone().try_acquire_owned().unwrap();
-        h.metrics.test_set_slots("Busy", slots);
+        h.metrics
+            .test_set_slots("Busy", Arc::new(tokio::sync::Semaphore::new(1)));
+        h.metrics.record("Busy", crate::metrics::Event::Started);
         assert_eq!(h.unhealthy(), None);
+        h.metrics.record("Busy", crate::metrics::Event::Finished);
+        assert!(matches!(h.unhealthy(), Some(Unhealthy::NoSuccess(_))));
     }
 
     #[tokio::test]

@@ -354,10 +354,7 @@ impl Metrics {
         call: F,
     ) -> impl Future<Output = F::Output> + use<F> {
         let a = self.activity(&pool.name);
-        lock(&a.semaphore).get_or_insert_with(|| {
-            a.slots.set(saturating_i64(pool.settings.processes));
-            pool.slots.clone()
-        });
+        learn_slots(&a, pool.settings.processes, &pool.slots);
         let open = a.polls_open.clone();
         async move {
             open.inc();
@@ -383,14 +380,19 @@ impl Metrics {
         self.each(|a| a.in_flight.get()).map(|(_, n)| n).sum()
     }
 
-    /// Whether every activity whose slots are known has none free: the worker then has no
-    /// reason to call Step Functions until a task ends. False before the first poll.
+    /// Whether every activity's slots are all taken by running tasks: the worker then has no
+    /// reason to call Step Functions until a task ends. A slot held by an open poll does not
+    /// count (a poll hanging on a dead endpoint is exactly what liveness must catch). False
+    /// before the first poll, while the slots are unknown.
     pub(crate) fn all_slots_busy(&self) -> bool {
-        let free: Vec<Option<usize>> = self
-            .each(|a| lock(&a.semaphore).as_ref().map(|s| s.available_permits()))
-            .map(|(_, f)| f)
+        let busy: Vec<bool> = self
+            .each(|a| {
+                let slots = a.slots.get();
+                slots > 0 && a.in_flight.get() >= slots
+            })
+            .map(|(_, b)| b)
             .collect();
-        !free.is_empty() && free.iter().all(|f| *f == Some(0))
+        !busy.is_empty() && busy.iter().all(|b| *b)
     }
 
     /// Per-activity facts for `GET /`, by activity name.
@@ -439,7 +441,7 @@ impl Metrics {
     /// Gives `activity` this slot pool, as its first poll would (tests).
     #[cfg(test)]
     pub(crate) fn test_set_slots(&self, activity: &str, slots: Arc<Semaphore>) {
-        *lock(&self.activity(activity).semaphore) = Some(slots);
+        learn_slots(&self.activity(activity), slots.available_permits(), &slots);
     }
 
     /// `f` of every activity, with its name.
@@ -510,6 +512,14 @@ impl Seen {
             value
         }
     }
+}
+
+/// Remembers an activity's slot pool and its size, once.
+fn learn_slots(a: &PerActivity, processes: usize, slots: &Arc<Semaphore>) {
+    lock(&a.semaphore).get_or_insert_with(|| {
+        a.slots.set(saturating_i64(processes));
+        slots.clone()
+    });
 }
 
 fn saturating_i64(n: usize) -> i64 {
@@ -631,9 +641,18 @@ mod tests {
         let sem = Arc::new(Semaphore::new(1));
         m.test_set_slots("Hello", sem.clone());
         assert!(!m.all_slots_busy());
-        let _held = sem.try_acquire().unwrap();
-        assert!(m.all_slots_busy());
+        // A poll holds the slot: not busy, the worker is (trying to be) polling.
+        let poll = sem.try_acquire().unwrap();
+        assert!(!m.all_slots_busy());
         let facts = m.facts();
         assert_eq!(facts["Hello"]["slots_free"], 0);
+        assert_eq!(facts["Hello"]["slots"], 1);
+        // The poll hands its slot to a task.
+        drop(poll);
+        let _task = sem.try_acquire().unwrap();
+        m.record("Hello", Event::Started);
+        assert!(m.all_slots_busy());
+        m.record("Hello", Event::Finished);
+        assert!(!m.all_slots_busy());
     }
 }

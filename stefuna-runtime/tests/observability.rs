@@ -456,3 +456,65 @@ async fn liveness_flips_when_step_functions_goes_away_and_back() {
     emu.shutdown().await;
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn liveness_fails_while_a_poll_hangs_on_a_silent_endpoint() {
+    // Accepts connections and never answers: a poll stays open until its read timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+            let _ = accepted_tx.send(());
+        }
+    });
+    let mut cfg = config("arn:aws:states:us-east-1:123456789012:activity:silent", 1);
+    cfg.liveness_timeout = 1;
+    let server = Running::start(
+        Server::builder()
+            .activity(FnActivity::new(
+                "Silent",
+                |input, _ctx| async move { Ok(input) },
+            ))
+            .config(cfg),
+        &endpoint,
+    )
+    .await;
+    within(
+        Duration::from_secs(20),
+        "the poll to connect",
+        accepted_rx.recv(),
+    )
+    .await
+    .unwrap();
+    // The open poll holds the only slot, yet the worker is not busy: liveness must fail.
+    let body = until_status(
+        &format!("{}/healthz", server.health),
+        503,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(body.contains("no step functions call succeeded"), "{body}");
+    let m = scrape(&server).await;
+    assert_eq!(
+        value(&m, "stefuna_polls_open{activity=\"Silent\"}"),
+        1.0,
+        "{m:#?}"
+    );
+    assert_eq!(
+        value(&m, "stefuna_slots_free{activity=\"Silent\"}"),
+        0.0,
+        "{m:#?}"
+    );
+    assert_eq!(
+        value(&m, "stefuna_tasks_in_flight{activity=\"Silent\"}"),
+        0.0,
+        "{m:#?}"
+    );
+    // Closing the connections ends the hung poll, so the drain does not wait for its timeout.
+    silent.abort();
+    let _ = silent.await;
+    server.stop().await.unwrap();
+}
