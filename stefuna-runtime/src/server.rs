@@ -100,6 +100,7 @@ pub struct ServerBuilder {
     shutdown: Option<BoxFuture<'static, ()>>,
     client: Option<aws_sdk_sfn::Client>,
     health_listener: Option<std::net::TcpListener>,
+    abandon_polls: bool,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -147,6 +148,15 @@ impl ServerBuilder {
         self
     }
 
+    /// With `true`, the [`ServerBuilder::shutdown`] future also gives up open polls instead of
+    /// waiting up to a long poll (~60 s) for their answer; in-flight tasks still drain. Only for
+    /// when no task can be handed to an open poll any more, e.g. a test whose executions of these
+    /// activities have all ended. Off by default.
+    pub fn abandon_polls_on_shutdown(mut self, abandon: bool) -> Self {
+        self.abandon_polls = abandon;
+        self
+    }
+
     /// Talks to Step Functions through this client's configuration (credentials, region,
     /// endpoint, HTTP client) instead of loading one; the runtime still sets its own timeouts
     /// and retry policy.
@@ -175,11 +185,15 @@ impl ServerBuilder {
     /// left to the caller.
     pub async fn run(mut self) -> Result<(), ServerError> {
         let shutdown = Shutdown::default();
+        let abandon_polls = self.abandon_polls;
         let watcher = self.shutdown.take().map(|signal| {
             let s = shutdown.clone();
             tokio::spawn(async move {
                 signal.await;
-                tracing::info!("shutdown requested");
+                tracing::info!(abandon_polls, "shutdown requested");
+                if abandon_polls {
+                    s.abandon_polls.cancel();
+                }
                 s.request();
             })
         });
