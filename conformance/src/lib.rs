@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use stefuna_core::{Activity, Context, Invocation, TaskError};
@@ -24,13 +25,17 @@ use tokio::sync::{mpsc, oneshot};
 /// `shared/localstack/README.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Difference {
-    /// SendTaskHeartbeat on a state without HeartbeatSeconds answers InvalidToken.
+    /// SendTaskHeartbeat on a state without HeartbeatSeconds answers InvalidToken (AWS: 200).
+    /// Checked by [`heartbeat_without_heartbeat_seconds`].
     HeartbeatWithoutHeartbeatSecondsIsInvalidToken,
-    /// A timed-out task's token gets InvalidToken, never TaskTimedOut.
+    /// A timed-out task's token gets InvalidToken, never TaskTimedOut (AWS: TaskTimedOut).
+    /// Checked by [`heartbeat_timeout_cancels_task`].
     NoTaskTimedOut,
-    /// SendTaskFailure on an already closed token answers 200.
+    /// SendTaskFailure on an already closed token answers 200 (AWS refuses it). Checked by
+    /// [`success`].
     FailureOnClosedTokenSucceeds,
-    /// StopExecution while a task is out waits for the task.
+    /// StopExecution while a task is out waits for the task: the execution stays RUNNING until
+    /// the task answers (AWS: ABORTED at once). Checked by [`stop_execution_while_task_runs`].
     StopWaitsForTask,
 }
 
@@ -122,6 +127,12 @@ pub fn scenarios() -> Vec<Scenario> {
         ("concurrent_workers_exactly_once", |e| {
             Box::pin(concurrent_workers_exactly_once(e))
         }),
+        ("heartbeat_without_heartbeat_seconds", |e| {
+            Box::pin(heartbeat_without_heartbeat_seconds(e))
+        }),
+        ("stop_execution_while_task_runs", |e| {
+            Box::pin(stop_execution_while_task_runs(e))
+        }),
     ]
 }
 
@@ -162,6 +173,9 @@ struct Worker {
 }
 
 impl Worker {
+    /// A worker for a scenario that stops it only once every execution of `arn` has ended: no
+    /// task can reach an open poll any more, so [`Worker::stop`] gives open polls up instead of
+    /// waiting up to a long poll (60 s on LocalStack) for them. In-flight tasks still drain.
     fn start(
         ep: &Endpoint,
         arn: &str,
@@ -169,7 +183,12 @@ impl Worker {
         processes: usize,
         heartbeat: u64,
     ) -> Worker {
-        Worker::start_activity(ep, arn, activity, processes, heartbeat)
+        Worker::start_activity(ep, arn, activity, processes, heartbeat, true)
+    }
+
+    /// A worker whose stop is a real drain, as on SIGTERM: open polls finish, then their tasks.
+    fn start_draining(ep: &Endpoint, arn: &str, activity: FnActivity, processes: usize) -> Worker {
+        Worker::start_activity(ep, arn, activity, processes, 0, false)
     }
 
     fn start_activity(
@@ -178,6 +197,7 @@ impl Worker {
         activity: impl Activity,
         processes: usize,
         heartbeat: u64,
+        abandon_polls: bool,
     ) -> Worker {
         let config = Config {
             activity_arn: Some(arn.to_owned()),
@@ -194,6 +214,7 @@ impl Worker {
                 .activity(activity)
                 .config(config)
                 .client(ep.client())
+                .abandon_polls_on_shutdown(abandon_polls)
                 .shutdown(async move {
                     let _ = rx.await;
                 })
@@ -211,7 +232,8 @@ impl Worker {
         }
     }
 
-    /// Asks for shutdown and waits for the server (open long polls end within ~60 s).
+    /// Asks for shutdown and waits for the server to return (in-flight tasks drain; open polls
+    /// are given up, or end within a long poll for [`Worker::start_draining`]).
     async fn stop(mut self) -> anyhow::Result<()> {
         self.request_stop();
         tokio::time::timeout(Duration::from_secs(90), self.handle)
@@ -363,14 +385,34 @@ fn expect_failed(ended: &Ended, error: &str, cause_contains: &str) -> anyhow::Re
     Ok(())
 }
 
-/// Output JSON comes back as the execution's output.
+/// The error code of a failed SDK call, or `None` when it succeeded (`Some("")` when the error
+/// had no code, e.g. a network error).
+fn error_code<T, E: ProvideErrorMetadata>(res: &Result<T, E>) -> Option<String> {
+    res.as_ref()
+        .err()
+        .map(|e| e.code().unwrap_or_default().to_owned())
+}
+
+/// Receives the one value a scenario's activity sends, or fails naming `what`.
+async fn received<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_secs(90), rx.recv())
+        .await
+        .map_err(|_| anyhow!("{what}: nothing within 90 s"))?
+        .ok_or_else(|| anyhow!("{what}: the activity was dropped before sending it"))
+}
+
+/// Output JSON comes back as the execution's output. Then a late SendTaskFailure on the closed
+/// token: AWS refuses it (the token is dead); LocalStack answers 200
+/// ([`Difference::FailureOnClosedTokenSucceeds`]); either way the execution keeps its result.
 pub async fn success(ep: Endpoint) -> anyhow::Result<()> {
     let (arn, sm) = setup(&ep, "success", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let (tokens, mut token_rx) = mpsc::unbounded_channel::<String>();
     let worker = Worker::start(
         &ep,
         &arn,
-        FnActivity::new(|v, _| async move {
-            Ok(json!({"message": format!("Hello {}", v["name"].as_str().unwrap_or(""))}))
+        FnActivity::new(move |v, ctx: Context| {
+            let _ = tokens.send(ctx.token().as_str().to_owned());
+            async move { Ok(json!({"message": format!("Hello {}", v["name"].as_str().unwrap_or(""))})) }
         }),
         2,
         0,
@@ -382,6 +424,35 @@ pub async fn success(ep: Endpoint) -> anyhow::Result<()> {
     ensure!(
         ended.output == Some(json!({"message": "Hello World"})),
         "{ended:?}"
+    );
+
+    let token = received(&mut token_rx, "the task token").await?;
+    let late = ep
+        .client()
+        .send_task_failure()
+        .task_token(token)
+        .error("Late.Failure")
+        .cause("sent after the task succeeded")
+        .send()
+        .await;
+    let code = error_code(&late);
+    if ep.differs(Difference::FailureOnClosedTokenSucceeds) {
+        ensure!(
+            code.is_none(),
+            "LocalStack is documented to answer 200 to SendTaskFailure on a closed token, got \
+             {late:?}"
+        );
+    } else {
+        ensure!(
+            matches!(code.as_deref(), Some("TaskDoesNotExist" | "TaskTimedOut")),
+            "SendTaskFailure on a closed token: expected TaskDoesNotExist or TaskTimedOut, got \
+             {late:?}"
+        );
+    }
+    let again = finished(&ep, &exec).await?;
+    ensure!(
+        again.status == ExecutionStatus::Succeeded && again.output == ended.output,
+        "a late SendTaskFailure changed the ended execution: {again:?}"
     );
     Ok(())
 }
@@ -416,7 +487,7 @@ pub async fn failure_names(ep: Endpoint) -> anyhow::Result<()> {
 /// runtime's `decode_input`); the worker carries on.
 pub async fn bad_input(ep: Endpoint) -> anyhow::Result<()> {
     let (arn, sm) = setup(&ep, "badinput", one_task(json!({"TimeoutSeconds": 60}))).await?;
-    let worker = Worker::start_activity(&ep, &arn, Counter, 1, 0);
+    let worker = Worker::start_activity(&ep, &arn, Counter, 1, 0, true);
     let bad = start(&ep, &sm, json!({"count": "many"})).await?;
     let bad_end = finished(&ep, &bad).await?;
     let good = start(&ep, &sm, json!({"count": 3})).await?;
@@ -496,8 +567,9 @@ pub async fn heartbeats_keep_task_alive(ep: Endpoint) -> anyhow::Result<()> {
 }
 
 /// A worker beating slower than HeartbeatSeconds: the execution fails with `States.Timeout` and
-/// the task is cancelled when the next beat learns it is lost (AWS: TaskTimedOut; LocalStack,
-/// [`Difference::NoTaskTimedOut`]: InvalidToken, which stefuna also treats as lost).
+/// the task is cancelled when the next beat learns it is lost. The timed-out token then answers
+/// a heartbeat with TaskTimedOut on AWS, InvalidToken on LocalStack
+/// ([`Difference::NoTaskTimedOut`]; stefuna treats both as lost).
 pub async fn heartbeat_timeout_cancels_task(ep: Endpoint) -> anyhow::Result<()> {
     let (arn, sm) = setup(
         &ep,
@@ -506,11 +578,13 @@ pub async fn heartbeat_timeout_cancels_task(ep: Endpoint) -> anyhow::Result<()> 
     )
     .await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let (tokens, mut token_rx) = mpsc::unbounded_channel::<String>();
     let worker = Worker::start(
         &ep,
         &arn,
         FnActivity::new(move |_, ctx: Context| {
             let tx = tx.clone();
+            let _ = tokens.send(ctx.token().as_str().to_owned());
             async move {
                 ctx.cancelled().await;
                 let _ = tx.send(());
@@ -531,7 +605,26 @@ pub async fn heartbeat_timeout_cancels_task(ep: Endpoint) -> anyhow::Result<()> 
         .await
         .map_err(|_| anyhow!("the timed-out task was not cancelled within 30 s"))?
         .ok_or_else(|| anyhow!("the activity was dropped without seeing cancellation"))?;
-    worker.stop().await
+    worker.stop().await?;
+
+    let token = received(&mut token_rx, "the task token").await?;
+    let beat = ep
+        .client()
+        .send_task_heartbeat()
+        .task_token(token)
+        .send()
+        .await;
+    let code = error_code(&beat);
+    let expected = if ep.differs(Difference::NoTaskTimedOut) {
+        "InvalidToken"
+    } else {
+        "TaskTimedOut"
+    };
+    ensure!(
+        code.as_deref() == Some(expected),
+        "SendTaskHeartbeat on a timed-out token: expected {expected}, got {beat:?}"
+    );
+    Ok(())
 }
 
 /// Retry re-runs a failing task; Catch routes a failure to its handler state.
@@ -596,7 +689,7 @@ pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
     let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
     let gate = Arc::new(tokio::sync::Notify::new());
     let g = gate.clone();
-    let mut worker = Worker::start(
+    let mut worker = Worker::start_draining(
         &ep,
         &arn,
         FnActivity::new(move |_, _| {
@@ -608,7 +701,6 @@ pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
             }
         }),
         1,
-        0,
     );
     let exec = start(&ep, &sm, json!({})).await?;
     tokio::time::timeout(Duration::from_secs(60), started_rx.recv())
@@ -671,6 +763,116 @@ pub async fn concurrent_workers_exactly_once(ep: Endpoint) -> anyhow::Result<()>
     ensure!(
         runs == expected,
         "tasks did not run exactly once each: {runs:?}"
+    );
+    Ok(())
+}
+
+/// A manual heartbeat on a state without HeartbeatSeconds: AWS accepts it and the task's result
+/// is the execution's output. LocalStack answers InvalidToken
+/// ([`Difference::HeartbeatWithoutHeartbeatSecondsIsInvalidToken`]), so the worker counts the
+/// task lost, does not send its result, and the execution ends with `States.Timeout` at
+/// TimeoutSeconds.
+pub async fn heartbeat_without_heartbeat_seconds(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "hbnone", one_task(json!({"TimeoutSeconds": 5}))).await?;
+    let (beats, mut beat_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(move |_, ctx: Context| {
+            let beats = beats.clone();
+            async move {
+                let beat = ctx.heartbeat().await;
+                let _ = beats.send(beat.as_ref().map_err(ToString::to_string).copied());
+                Ok(json!({"beat": beat.is_ok()}))
+            }
+        }),
+        1,
+        0,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    let beat = received(&mut beat_rx, "the heartbeat's answer").await?;
+    let ended = finished(&ep, &exec).await?;
+    worker.stop().await?;
+    if ep.differs(Difference::HeartbeatWithoutHeartbeatSecondsIsInvalidToken) {
+        ensure!(
+            beat.as_ref().is_err_and(|e| e.contains("InvalidToken")),
+            "LocalStack is documented to answer InvalidToken to a heartbeat on a state without \
+             HeartbeatSeconds, got {beat:?}"
+        );
+        expect_failed(&ended, "States.Timeout", "")
+    } else {
+        ensure!(
+            beat.is_ok(),
+            "a heartbeat on a state without HeartbeatSeconds was refused: {beat:?}"
+        );
+        ensure!(
+            ended.status == ExecutionStatus::Succeeded
+                && ended.output == Some(json!({"beat": true})),
+            "{ended:?}"
+        );
+        Ok(())
+    }
+}
+
+/// StopExecution while a task runs: AWS aborts the execution at once and refuses the task's late
+/// result; LocalStack keeps the execution RUNNING until the task answers, then aborts it
+/// ([`Difference::StopWaitsForTask`]). Either way the execution ends ABORTED without output, and
+/// the worker delivers (or drops) the late result and stops cleanly.
+pub async fn stop_execution_while_task_runs(ep: Endpoint) -> anyhow::Result<()> {
+    let (arn, sm) = setup(&ep, "stop", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let g = gate.clone();
+    let worker = Worker::start(
+        &ep,
+        &arn,
+        FnActivity::new(move |_, _| {
+            let (started, gate) = (started_tx.clone(), g.clone());
+            async move {
+                let _ = started.send(());
+                gate.notified().await;
+                Ok(json!({"late": true}))
+            }
+        }),
+        1,
+        0,
+    );
+    let exec = start(&ep, &sm, json!({})).await?;
+    received(&mut started_rx, "the task's start").await?;
+    let sfn = ep.client();
+    sfn.stop_execution()
+        .execution_arn(&exec)
+        .error("Conformance.Stopped")
+        .cause("stopped while its task ran")
+        .send()
+        .await
+        .context("StopExecution")?;
+    let status = sfn
+        .describe_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .context("DescribeExecution")?
+        .status()
+        .clone();
+    if ep.differs(Difference::StopWaitsForTask) {
+        ensure!(
+            status == ExecutionStatus::Running,
+            "LocalStack is documented to keep a stopped execution running until its task \
+             answers, got {status:?}"
+        );
+    } else {
+        ensure!(
+            status == ExecutionStatus::Aborted,
+            "StopExecution did not abort the execution at once: {status:?}"
+        );
+    }
+    gate.notify_one();
+    let ended = finished(&ep, &exec).await?;
+    worker.stop().await?;
+    ensure!(
+        ended.status == ExecutionStatus::Aborted && ended.output.is_none(),
+        "expected ABORTED without output, got {ended:?}"
     );
     Ok(())
 }

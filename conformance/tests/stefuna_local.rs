@@ -42,6 +42,8 @@ scenario_tests!(
     retry_and_catch,
     drain_on_shutdown,
     concurrent_workers_exactly_once,
+    heartbeat_without_heartbeat_seconds,
+    stop_execution_while_task_runs,
 );
 
 #[test]
@@ -49,7 +51,7 @@ fn every_scenario_has_a_test_here() {
     let names: Vec<&str> = scenarios().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names.len(),
-        9,
+        11,
         "add the new scenario to scenario_tests!: {names:?}"
     );
 }
