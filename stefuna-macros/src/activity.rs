@@ -5,7 +5,7 @@
 //! pointed at the user's tokens; the function itself is always emitted, so IDEs keep working.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Type};
 
@@ -90,10 +90,13 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
         })?;
         macro_rules! once {
             ($field:ident, $ty:ty, $what:literal) => {{
-                let value_span = input.span();
-                let value: $ty = input
-                    .parse()
-                    .map_err(|_| syn::Error::new(value_span, format!("`{key}` takes {}", $what)))?;
+                // Parse any expression first, so a badly typed value is reported and the
+                // arguments after it (`main = false` among them) are still read.
+                let expr: syn::Expr = input.parse()?;
+                let Ok(value) = syn::parse2::<$ty>(expr.to_token_stream()) else {
+                    errors.push(expr.span(), format!("`{key}` takes {}", $what));
+                    return Ok(());
+                };
                 if raw.$field.is_some() {
                     errors.push(span, format!("argument `{key}` is given more than once"));
                 } else {
