@@ -142,6 +142,7 @@ pub struct EmulatorBuilder {
     long_poll: Duration,
     time_scale: f64,
     faults: Faults,
+    panic_on: Vec<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -152,6 +153,7 @@ impl Default for EmulatorBuilder {
             long_poll: Duration::from_secs(60),
             time_scale: 1.0,
             faults: Faults::default(),
+            panic_on: Vec::new(),
         }
     }
 }
@@ -188,6 +190,18 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Test hook: makes the emulator panic on purpose, to prove a panic never takes it down.
+    ///
+    /// `operation` is an operation name (e.g. `"DescribeActivity"`): its requests panic inside
+    /// the handler while holding the service's activity table lock, and must be answered
+    /// 500 `InternalFailure` while other requests go on being served. The name `"Execution"`
+    /// makes every execution's interpreter task panic when it starts: the execution must end
+    /// `FAILED` with `States.Runtime`. May be called several times. Not for normal use.
+    pub fn panic_on(mut self, operation: impl Into<String>) -> Self {
+        self.panic_on.push(operation.into());
+        self
+    }
+
     /// Binds and starts serving.
     pub async fn start(self) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(self.host, self.port)).await?;
@@ -196,6 +210,7 @@ impl EmulatorBuilder {
             Settings {
                 long_poll: self.long_poll,
                 time_scale: self.time_scale,
+                panic_on: self.panic_on,
             },
             self.faults,
         );

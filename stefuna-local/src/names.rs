@@ -37,15 +37,18 @@ pub(crate) fn arn(region: &str, kind: &str, rest: &str) -> String {
 /// Checks an ARN names a resource of `kind` (`activity`, `stateMachine`, `execution`) and gives
 /// its resource part.
 pub(crate) fn check_arn<'a>(field: &str, kind: &str, value: &'a str) -> Result<&'a str, ApiError> {
-    let parts: Vec<&str> = value.splitn(7, ':').collect();
-    let ok = parts.len() == 7
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && parts[2] == "states"
-        && !parts[3].is_empty()
-        && !parts[4].is_empty()
-        && parts[5] == kind
-        && !parts[6].is_empty();
+    // No allocation: this runs on every request that names a resource.
+    let mut parts = value.splitn(7, ':');
+    let mut next = || parts.next().unwrap_or("");
+    let (arn, partition, service, region, account, k, rest) =
+        (next(), next(), next(), next(), next(), next(), next());
+    let ok = arn == "arn"
+        && partition.starts_with("aws")
+        && service == "states"
+        && !region.is_empty()
+        && !account.is_empty()
+        && k == kind
+        && !rest.is_empty();
     if !ok {
         return Err(ApiError::new(
             "InvalidArn",
@@ -54,7 +57,7 @@ pub(crate) fn check_arn<'a>(field: &str, kind: &str, value: &'a str) -> Result<&
             ),
         ));
     }
-    Ok(parts[6])
+    Ok(rest)
 }
 
 /// The region part of an ARN.
@@ -65,14 +68,25 @@ pub(crate) fn region_of(arn: &str) -> &str {
 /// The region of a SigV4 `Authorization` header's credential scope
 /// (`Credential=AKID/20260101/us-west-2/states/aws4_request`).
 pub(crate) fn region_from_auth(auth: Option<&str>) -> Option<&str> {
+    const SIGV4: &str = "AWS4-HMAC-SHA256 Credential=";
     let auth = auth?;
-    let cred = auth.split("Credential=").nth(1)?;
+    // The SDKs put the credential first; a substring search is the slow path.
+    let cred = match auth.strip_prefix(SIGV4) {
+        Some(rest) => rest,
+        None => auth.split_once("Credential=")?.1,
+    };
     let region = cred.split('/').nth(2)?;
     let valid = !region.is_empty()
         && region
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-');
     valid.then_some(region)
+}
+
+/// A random (version 4) UUID from the thread's fast generator rather than the operating
+/// system's: no system call per execution name or task token.
+pub(crate) fn uuid_v4() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
 }
 
 #[cfg(test)]
@@ -107,6 +121,15 @@ mod tests {
             "InvalidArn"
         );
         assert!(check_arn("activityArn", "activity", "nope").is_err());
+        assert!(
+            check_arn(
+                "activityArn",
+                "activity",
+                "arn:aws:states:us-east-1:1:activity:"
+            )
+            .is_err()
+        );
+        assert!(check_arn("activityArn", "activity", "arn:aws:states::1:activity:x").is_err());
         let e = arn("us-east-1", "execution", "sm:run1");
         assert_eq!(
             check_arn("executionArn", "execution", &e).unwrap(),
@@ -120,5 +143,17 @@ mod tests {
         assert_eq!(region_from_auth(Some(h)), Some("us-west-2"));
         assert_eq!(region_from_auth(Some("Bearer x")), None);
         assert_eq!(region_from_auth(None), None);
+        let moved = "AWS4-HMAC-SHA256 SignedHeaders=host, Credential=AKID/20260101/eu-west-1/states/aws4_request";
+        assert_eq!(region_from_auth(Some(moved)), Some("eu-west-1"));
+        let bad = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us east/states/aws4_request";
+        assert_eq!(region_from_auth(Some(bad)), None);
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_distinct() {
+        let (a, b) = (uuid_v4(), uuid_v4());
+        assert_eq!(a.get_version_num(), 4);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_ne!(a, b);
     }
 }

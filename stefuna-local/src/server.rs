@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::{FutureExt, Stream, StreamExt};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, panic_message};
 use crate::names::region_from_auth;
 use crate::service::{Call, Service, read};
 
@@ -28,8 +28,17 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 pub(crate) fn routes(
     svc: Arc<Service>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    // Only the two headers used are taken (a clone shares the request's bytes), not a copy of
+    // the whole header map.
+    let header = |name: &'static str| {
+        warp::header::value(name)
+            .map(Some)
+            .or(warp::any().map(|| None))
+            .unify()
+    };
     warp::any()
-        .and(warp::header::headers_cloned())
+        .and(header("x-amz-target"))
+        .and(header("authorization"))
         .and(warp::body::stream())
         .and(warp::any().map(move || svc.clone()))
         .then(handle)
@@ -41,31 +50,50 @@ pub(crate) fn routes(
         .unify()
 }
 
-/// Handles one request.
-async fn handle<S, B>(headers: HeaderMap, body: S, svc: Arc<Service>) -> Response
+/// Handles one request; a panic anywhere in it is answered 500 `InternalFailure` and the
+/// server goes on serving (its locks recover from poisoning, see `service::lock`).
+async fn handle<S, B>(
+    target: Option<HeaderValue>,
+    auth: Option<HeaderValue>,
+    body: S,
+    svc: Arc<Service>,
+) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let op = target
-        .strip_prefix(TARGET_PREFIX)
-        .unwrap_or(target)
-        .to_owned();
-    let region = region_from_auth(headers.get("authorization").and_then(|v| v.to_str().ok()))
-        .unwrap_or(DEFAULT_REGION)
-        .to_owned();
+    let target = target.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
+    let region =
+        region_from_auth(auth.as_ref().and_then(|v| v.to_str().ok())).unwrap_or(DEFAULT_REGION);
+    match AssertUnwindSafe(answer(target, op, region, body, &svc))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => {
+            let msg = panic_message(&*panic);
+            tracing::error!(operation = %op, panic = %msg, "handler panicked");
+            error_response(&ApiError::internal(format!(
+                "internal error in {op}: {msg}"
+            )))
+        }
+    }
+}
 
+/// The answer to one request: body limits, injected faults, then the operation.
+async fn answer<S, B>(target: &str, op: &str, region: &str, body: S, svc: &Arc<Service>) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(e) => return error_response(&e),
     };
 
     let faults = read(&svc.faults).clone();
-    if faults.applies_to(&op) {
+    if faults.applies_to(op) {
         if let Some((min, max)) = faults.latency {
             let (lo, hi) = (min.min(max), min.max(max));
             let d = lo + (hi - lo).mul_f64(fastrand::f64());
@@ -95,31 +123,20 @@ where
         ));
     }
 
-    let result = AssertUnwindSafe(svc.dispatch(
-        &op,
-        Call {
-            region: &region,
-            body: &body,
-        },
-    ))
-    .catch_unwind()
-    .await;
-    match result {
-        Ok(Ok(json)) => ok_response(json),
-        Ok(Err(e)) => {
+    match svc
+        .dispatch(
+            op,
+            Call {
+                region,
+                body: &body,
+            },
+        )
+        .await
+    {
+        Ok(json) => ok_response(json),
+        Err(e) => {
             tracing::debug!(operation = %op, code = e.code, message = %e.message, "error answer");
             error_response(&e)
-        }
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            tracing::error!(operation = %op, panic = %msg, "handler panicked");
-            error_response(&ApiError::internal(format!(
-                "internal error in {op}: {msg}"
-            )))
         }
     }
 }
@@ -131,6 +148,8 @@ where
     B: Buf,
 {
     let mut body = std::pin::pin!(body);
+    // A body that arrives in one chunk (the usual case) is kept as it is, without a copy.
+    let mut first: Option<Bytes> = None;
     let mut buf = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = body.next().await {
@@ -149,6 +168,13 @@ where
             }
             continue;
         }
+        if first.is_none() && buf.is_empty() {
+            first = Some(chunk.copy_to_bytes(chunk.remaining()));
+            continue;
+        }
+        if let Some(f) = first.take() {
+            buf.extend_from_slice(&f);
+        }
         while chunk.has_remaining() {
             let part = chunk.chunk();
             buf.extend_from_slice(part);
@@ -166,7 +192,7 @@ where
             ),
         });
     }
-    Ok(Bytes::from(buf))
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 /// True with probability `p`.

@@ -49,7 +49,7 @@ pub(crate) fn task_token() -> String {
     t.push_str("AAAAKgAAAAIAAAAA");
     for _ in 0..3 {
         t.push_str(
-            uuid::Uuid::new_v4()
+            crate::names::uuid_v4()
                 .simple()
                 .encode_lower(&mut uuid::Uuid::encode_buffer()),
         );

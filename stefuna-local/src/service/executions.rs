@@ -2,9 +2,11 @@
 //! DescribeStateMachineForExecution, and the task that runs each one.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -15,7 +17,7 @@ use super::tasks::{MAX_OUTPUT, Status as TaskStatus};
 use super::{Call, Service, Task, lock, paging, reply, write};
 use crate::asl::{self, ErrorCause, ExecutionInfo, StateMachine};
 use crate::clock::{Clock, epoch};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, panic_message};
 use crate::names::{arn, check_arn, check_name};
 
 /// Longest `error` of StopExecution, in characters.
@@ -283,19 +285,28 @@ struct StopInput {
 }
 
 /// The list-item form of an execution.
-fn summary(e: &Execution) -> Value {
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary<'a> {
+    execution_arn: &'a str,
+    state_machine_arn: &'a str,
+    name: &'a str,
+    status: &'static str,
+    start_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_date: Option<f64>,
+}
+
+fn summary(e: &Execution) -> Summary<'_> {
     let st = lock(&e.state);
-    let mut v = serde_json::json!({
-        "executionArn": e.arn,
-        "stateMachineArn": e.machine_arn,
-        "name": e.name,
-        "status": st.status.as_str(),
-        "startDate": epoch(e.start),
-    });
-    if let Some(stop) = st.stop_date {
-        v["stopDate"] = stop.into();
+    Summary {
+        execution_arn: &e.arn,
+        state_machine_arn: &e.machine_arn,
+        name: &e.name,
+        status: st.status.as_str(),
+        start_date: epoch(e.start),
+        stop_date: st.stop_date,
     }
-    v
 }
 
 impl Service {
@@ -321,7 +332,7 @@ impl Service {
                 check_name("execution", &n)?;
                 n
             }
-            None => uuid::Uuid::new_v4().to_string(),
+            None => crate::names::uuid_v4().to_string(),
         };
         let text = input.input.unwrap_or_else(|| "{}".to_owned());
         if text.len() > MAX_OUTPUT {
@@ -428,8 +439,26 @@ impl Service {
         let mut closing = self.closing.subscribe();
         let clock = self.clock.clone();
         let timeout = sm.timeout_seconds();
+        let panic = self.panics_in("Execution");
         tokio::spawn(async move {
-            let run = asl::run(sm, input, info, host);
+            // A panic in the interpreter fails the execution rather than leaving it RUNNING.
+            let run = AssertUnwindSafe(async move {
+                if panic {
+                    panic!("injected panic in an execution (EmulatorBuilder::panic_on test hook)");
+                }
+                asl::run(sm, input, info, host).await
+            })
+            .catch_unwind()
+            .map(|r| {
+                r.unwrap_or_else(|panic| {
+                    let msg = panic_message(&*panic);
+                    tracing::error!(panic = %msg, "execution interpreter panicked");
+                    Err(ErrorCause::new(
+                        "States.Runtime",
+                        format!("internal error in stefuna-local: {msg}"),
+                    ))
+                })
+            });
             let limit = async {
                 match timeout {
                     Some(s) => clock.sleep(Duration::from_secs(s)).await,
@@ -490,7 +519,9 @@ impl Service {
             })
             .transpose()?;
         let size = paging::page_size(input.max_results)?;
-        let all: Vec<Arc<Execution>> = lock(&machine.executions).clone();
+        // Scanned in place (no copy of the list): a statusFilter over many finished
+        // executions is a walk over the whole list.
+        let all = lock(&machine.executions);
         // Newest first; the token is the index (from the oldest) to continue below, so
         // executions started meanwhile do not shift pages.
         let upper = paging::position(input.next_token.as_deref())?
@@ -509,7 +540,16 @@ impl Service {
             }
             page.push(summary(e));
         }
-        reply(&serde_json::json!({ "executions": page, "nextToken": next }))
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page<'a> {
+            executions: Vec<Summary<'a>>,
+            next_token: Option<String>,
+        }
+        reply(&Page {
+            executions: page,
+            next_token: next,
+        })
     }
 
     pub(super) fn stop_execution(&self, call: Call<'_>) -> ApiResult {

@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     pub(crate) long_poll: Duration,
     /// Clock speed-up.
     pub(crate) time_scale: f64,
+    /// Test hook: operations (or `"Execution"`) that panic on purpose.
+    pub(crate) panic_on: Vec<String>,
 }
 
 /// The whole service state.
@@ -67,14 +69,22 @@ impl Call<'_> {
         } else {
             self.body
         };
-        serde_json::from_slice(body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::validation(format!("invalid request: {e}"))
-            }
-            _ => ApiError::new(
+        let not_json = |e: serde_json::Error| {
+            ApiError::new(
                 "SerializationException",
                 format!("request body is not valid JSON: {e}"),
-            ),
+            )
+        };
+        serde_json::from_slice(body).map_err(|e| match e.classify() {
+            // A shape error can come before a syntax error further on (`{} trailing`):
+            // the syntax error is the one to report.
+            serde_json::error::Category::Data => {
+                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                    Err(syntax) => not_json(syntax),
+                    Ok(_) => ApiError::validation(format!("invalid request: {e}")),
+                }
+            }
+            _ => not_json(e),
         })
     }
 }
@@ -101,6 +111,11 @@ impl Service {
         self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether the [`crate::EmulatorBuilder::panic_on`] test hook names `what`.
+    pub(crate) fn panics_in(&self, what: &str) -> bool {
+        !self.settings.panic_on.is_empty() && self.settings.panic_on.iter().any(|o| o == what)
+    }
+
     /// Stops pollers and running executions.
     pub(crate) fn close(&self) {
         self.closing.send_replace(true);
@@ -108,6 +123,11 @@ impl Service {
 
     /// Runs one operation.
     pub(crate) async fn dispatch(self: &Arc<Self>, op: &str, call: Call<'_>) -> ApiResult {
+        if self.panics_in(op) {
+            // Holding a lock, so the test also proves a poisoned lock does not wedge anything.
+            let _held = write(&self.activities);
+            panic!("injected panic in {op} (EmulatorBuilder::panic_on test hook)");
+        }
         match op {
             "CreateActivity" => self.create_activity(call),
             "DescribeActivity" => self.describe_activity(call),
