@@ -93,27 +93,82 @@ fn call_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// What a person must do when the worker has no credentials at all.
+pub(crate) const NO_CREDENTIALS_HINT: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+     AWS_PROFILE (after `aws configure` or `aws sso login`), or run where an IAM role is attached \
+     (EC2 instance profile, ECS task role, EKS service account); to try the worker without AWS, \
+     run it with --local";
+
 /// Logs one clear line when no credentials can be found; the pollers then keep retrying with
 /// backoff (credentials may appear later, e.g. an instance role still being attached).
 async fn check_credentials(sdk: &aws_config::SdkConfig) {
     use aws_credential_types::provider::ProvideCredentials;
     match sdk.credentials_provider() {
         None => tracing::error!(
-            "no AWS credentials provider configured; Step Functions calls will fail until \
-             credentials are available (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE \
-             or an instance role)"
+            "no AWS credentials provider configured; Step Functions calls will fail until there \
+             are credentials: {NO_CREDENTIALS_HINT}"
         ),
         Some(p) => {
             if let Err(e) = p.provide_credentials().await {
                 tracing::error!(
-                    error = %DisplayErrorContext(&e),
-                    "no AWS credentials found; Step Functions calls will fail until credentials \
-                     are available (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an \
-                     instance role)"
+                    "no AWS credentials found; Step Functions calls will fail until there are \
+                     credentials: {NO_CREDENTIALS_HINT}"
                 );
+                // The chain's own account (which providers were tried) is for whoever debugs it.
+                tracing::debug!(error = %one_line(&DisplayErrorContext(&e).to_string()), "credential chain");
             }
         }
     }
+}
+
+/// `text` on one line: log shippers and `grep` see one entry per line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a failed call failed because no credentials could be loaded.
+pub(crate) fn is_missing_credentials<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if s.downcast_ref::<CredentialsError>().is_some() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// What a person must do about a refusal no retry will fix, by error code.
+pub(crate) fn hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => {
+            "step functions rejected the worker's AWS credentials: check AWS_ACCESS_KEY_ID / \
+             AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or AWS_PROFILE (expired session? wrong \
+             account?), and that the region matches the activity's"
+        }
+        "AccessDeniedException" | "AccessDenied" => {
+            "the worker's AWS credentials lack permission: allow states:GetActivityTask, \
+             states:SendTaskSuccess, states:SendTaskFailure and states:SendTaskHeartbeat on the \
+             activity"
+        }
+        "ActivityDoesNotExist" => {
+            "no activity has this ARN: create it (e.g. `cargo xtask deploy`) or set \
+             `activity_arn` (--activity-arn, STEFUNA_ACTIVITY_ARN) to one that exists in this \
+             account and region"
+        }
+        _ => return None,
+    })
 }
 
 /// Whether `url`'s host is a loopback address or `localhost`.
@@ -201,6 +256,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
+    if is_missing_credentials(err) {
+        return "no AWS credentials found".to_owned();
+    }
     if let SdkError::ServiceError(se) = err {
         let e = se.err();
         return match (e.code(), e.message()) {
@@ -222,7 +280,7 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         source = s.source();
     }
-    parts.join(": ")
+    one_line(&parts.join(": "))
 }
 
 /// The HTTP status of a raw response.

@@ -47,7 +47,12 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        // A log line that cannot be written (stderr a closed pipe) is dropped: the default
+        // reports it with `eprintln!`, which panics on that same stderr and takes down whatever
+        // task was logging (pollers, the signal listener), leaving a worker that neither polls
+        // nor stops.
+        .log_internal_errors(false);
     let _ = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use stefuna_core::TaskToken;
 
-use crate::client::{ErrorClass, backoff, classify, describe, error_code};
+use crate::client::{
+    ErrorClass, NO_CREDENTIALS_HINT, backoff, classify, describe, error_code, hint,
+    is_missing_credentials,
+};
 use crate::pool::{ActivityPool, Shared};
 use crate::task;
 
@@ -75,12 +78,20 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
                 let why = describe(&e);
                 shared.health.note_poll_error(match error_code(&e) {
                     Some(code) => format!("GetActivityTask failed: {code}"),
+                    None if is_missing_credentials(&e) => {
+                        "GetActivityTask failed: no AWS credentials".to_owned()
+                    }
                     None => "GetActivityTask failed: network or timeout error".to_owned(),
                 });
                 let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
                 failures = failures.saturating_add(1);
-                if classify(&e) == ErrorClass::Permanent {
-                    tracing::error!(activity = %pool.name, error = %why, retry_in = ?wait, "GetActivityTask refused; retrying");
+                let advice = error_code(&e).as_deref().and_then(hint);
+                if is_missing_credentials(&e) {
+                    tracing::error!(activity = %pool.name, error = %why, retry_in = ?wait, hint = NO_CREDENTIALS_HINT, "GetActivityTask failed; retrying");
+                } else if let Some(hint) = advice {
+                    tracing::error!(activity = %pool.name, arn = %pool.arn, error = %why, retry_in = ?wait, hint, "GetActivityTask refused; retrying");
+                } else if classify(&e) == ErrorClass::Permanent {
+                    tracing::error!(activity = %pool.name, arn = %pool.arn, error = %why, retry_in = ?wait, "GetActivityTask refused; retrying");
                 } else {
                     tracing::warn!(activity = %pool.name, error = %why, retry_in = ?wait, "GetActivityTask failed; retrying");
                 }

@@ -1,0 +1,764 @@
+//! Reliability behaviours of a real worker process (the `test_worker` example) when the world
+//! around it fails: the endpoint refuses connections at start and mid-run, credentials are
+//! missing or rejected, the activity does not exist, results cannot be delivered for a while or
+//! at all, and stderr goes away.
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use stefuna_local::{Emulator, Faults};
+use stefuna_runtime::Server;
+use support::fake_sfn::{FakeSfn, Sent};
+use support::{FnActivity, Running, config, get, within};
+use tokio::io::AsyncBufReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+
+const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
+const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// The `test_worker` example next to this test binary, built on demand when missing.
+fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("examples").join("test_worker");
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().unwrap();
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "stefuna-runtime", "--example", "test_worker"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the test_worker example failed");
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A worker process whose stderr is collected.
+struct Worker {
+    child: Child,
+    pid: u32,
+    health: String,
+    log: Arc<Mutex<String>>,
+    logged: Arc<Notify>,
+    dir: PathBuf,
+}
+
+/// How to start a worker.
+struct Spawn<'a> {
+    endpoint: Option<&'a str>,
+    arn: &'a str,
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    /// Start from an empty environment (plus PATH, HOME and these `env`).
+    clear_env: bool,
+    /// Keep stderr's read end (false: close it at once).
+    keep_stderr: bool,
+}
+
+impl Default for Spawn<'_> {
+    fn default() -> Self {
+        Spawn {
+            endpoint: None,
+            arn: ARN,
+            args: &[],
+            env: &[],
+            clear_env: false,
+            keep_stderr: true,
+        }
+    }
+}
+
+impl Worker {
+    fn spawn(s: Spawn<'_>) -> Worker {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "stefuna-rel-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new(worker_binary());
+        cmd.args(["--activity-arn", s.arn, "--region", "us-east-1"])
+            .args(["--healthcheck-host", "127.0.0.1", "--healthcheck"])
+            .arg(port.to_string())
+            .args(["--name", "Reliable"])
+            .args(s.args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(e) = s.endpoint {
+            cmd.args(["--endpoint-url", e]);
+        }
+        if s.clear_env {
+            cmd.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", &dir);
+        } else {
+            cmd.env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_ENDPOINT_URL")
+                .env_remove("AWS_ENDPOINT_URL_SFN");
+            for (key, _) in std::env::vars() {
+                if key.starts_with("STEFUNA_") {
+                    cmd.env_remove(key);
+                }
+            }
+        }
+        cmd.env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost");
+        for (k, v) in s.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn test_worker");
+        let pid = child.id().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let logged = Arc::new(Notify::new());
+        let stderr = child.stderr.take().unwrap();
+        if s.keep_stderr {
+            let (log, logged) = (log.clone(), logged.clone());
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                    drop(l);
+                    logged.notify_waiters();
+                }
+            });
+        } else {
+            drop(stderr);
+        }
+        Worker {
+            child,
+            pid,
+            health: format!("http://127.0.0.1:{port}"),
+            log,
+            logged,
+            dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `limit`) until stderr has a line for which `pred` holds; that line.
+    async fn wait_log(&self, limit: Duration, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let found = tokio::time::timeout(limit, async {
+            loop {
+                let notified = self.logged.notified();
+                if let Some(l) = self.log().lines().find(|l| pred(l)) {
+                    return l.to_owned();
+                }
+                notified.await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            panic!(
+                "timed out after {limit:?} waiting for {what} in the log:\n{}",
+                self.log()
+            )
+        })
+    }
+
+    /// Waits until `/healthz` answers `code`.
+    async fn wait_healthz(&self, code: u16, limit: Duration) {
+        within(limit, &format!("/healthz to answer {code}"), async {
+            loop {
+                if let Ok((c, _)) = get(&format!("{}/healthz", self.health)).await
+                    && c == code
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
+    /// The value of a counter in `/metrics` (0 when absent).
+    async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = get(&format!("{}/metrics", self.health)).await.unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// CPU time (user + system) the process used so far.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        // USER_HZ is 100 on Linux.
+        Duration::from_millis(ticks * 10)
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {}", self.pid);
+    }
+
+    /// SIGTERM, then the exit code (at most 30 s).
+    async fn stop(mut self) -> Option<i32> {
+        self.signal("TERM");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        match status {
+            Ok(s) => s.unwrap().code(),
+            Err(_) => panic!(
+                "the worker did not exit within 30 s of SIGTERM; its log:\n{}",
+                self.log()
+            ),
+        }
+    }
+}
+
+/// A TCP forwarder on a fixed loopback port that can be taken down (the port refuses
+/// connections, open ones are cut) and brought back.
+struct Proxy {
+    port: u16,
+    upstream: std::net::SocketAddr,
+    running: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// A proxy to `upstream`, down.
+    fn new(upstream: &str) -> Proxy {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .expect("upstream address");
+        Proxy {
+            port: free_port(),
+            upstream,
+            running: None,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn up(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let upstream = self.upstream;
+        self.running = Some(tokio::spawn(async move {
+            // Dropped with the task: aborts every connection.
+            let mut conns = JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut out) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn down(&mut self) {
+        if let Some(t) = self.running.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint down
+// ---------------------------------------------------------------------------------------------
+
+/// Waits `window` (the outage goes on meanwhile) and returns the CPU time and poll errors the
+/// worker spent in it.
+async fn idle_during(worker: &Worker, window: Duration) -> (Duration, f64) {
+    let series = "stefuna_poll_errors_total{activity=\"TestWorker\"}";
+    let (cpu0, errors0) = (worker.cpu(), worker.metric(series).await);
+    tokio::time::sleep(window).await;
+    let (cpu1, errors1) = (worker.cpu(), worker.metric(series).await);
+    (cpu1 - cpu0, errors1 - errors0)
+}
+
+#[tokio::test]
+async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_losing_tasks() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    let (arn, sm) = machine(&sfn, "outage", serde_json::json!({})).await;
+    let mut proxy = Proxy::new(emu.endpoint());
+    let endpoint = proxy.endpoint();
+    // Connection refused from the first call.
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(&endpoint),
+        arn: &arn,
+        args: &["--processes", "2"],
+        env: &[("STEFUNA_LIVENESS_TIMEOUT", "2")],
+        ..Spawn::default()
+    });
+    worker.wait_healthz(503, Duration::from_secs(30)).await;
+    let window = Duration::from_secs(3);
+    let (cpu, errors) = idle_during(&worker, window).await;
+    println!("down at start: {cpu:?} CPU and {errors} poll errors in {window:?}");
+    // A hot loop would burn a whole core (3 s) and fail thousands of polls.
+    assert!(
+        cpu < Duration::from_millis(300),
+        "{cpu:?} of CPU in {window:?}"
+    );
+    assert!(errors <= 20.0, "{errors} poll errors in {window:?}");
+    worker
+        .wait_log(Duration::from_secs(5), "a poll error", |l| {
+            l.contains("GetActivityTask failed") && l.to_lowercase().contains("connection refused")
+        })
+        .await;
+
+    proxy.up().await;
+    // Backoff is capped at 30 s; after a few seconds down, the next try is a few seconds away.
+    worker.wait_healthz(200, Duration::from_secs(40)).await;
+    let before = start(&sfn, &sm, r#"{"n": 0}"#).await;
+    assert_eq!(
+        *ended(&sfn, &before).await.status(),
+        ExecutionStatus::Succeeded
+    );
+
+    // Mid-run: refuse connections and cut the open ones (open polls included). Executions
+    // started while it is down wait for the worker; none is lost.
+    proxy.down().await;
+    worker.wait_healthz(503, Duration::from_secs(30)).await;
+    let mut during = Vec::new();
+    for n in 1..=3 {
+        during.push(start(&sfn, &sm, &format!(r#"{{"n": {n}}}"#)).await);
+    }
+    let (cpu, errors) = idle_during(&worker, window).await;
+    println!("down mid-run: {cpu:?} CPU and {errors} poll errors in {window:?}");
+    assert!(
+        cpu < Duration::from_millis(300),
+        "{cpu:?} of CPU in {window:?}"
+    );
+    assert!(errors <= 20.0, "{errors} poll errors in {window:?}");
+    for exec in &during {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(exec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(*d.status(), ExecutionStatus::Running, "answered while down");
+    }
+
+    proxy.up().await;
+    for exec in during.iter().chain([&before]) {
+        let d = within(
+            Duration::from_secs(60),
+            "the waiting executions",
+            ended(&sfn, exec),
+        )
+        .await;
+        assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+        assert_eq!(activity_starts(&sfn, exec).await, 1, "each task ran once");
+    }
+    worker.wait_healthz(200, Duration::from_secs(10)).await;
+    assert_eq!(worker.stop().await, Some(0));
+    emu.shutdown().await;
+}
+
+/// How many times an execution's task was handed to a worker.
+async fn activity_starts(sfn: &aws_sdk_sfn::Client, exec: &str) -> usize {
+    sfn.get_execution_history()
+        .execution_arn(exec)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .filter(|e| e.activity_started_event_details().is_some())
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and the activity
+// ---------------------------------------------------------------------------------------------
+
+/// A Step Functions endpoint that refuses every call with `code` (HTTP 400).
+async fn refusing_endpoint(code: &'static str, message: &'static str) -> String {
+    use warp::Filter;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let route = warp::any().map(move || {
+        warp::reply::with_status(
+            warp::reply::with_header(
+                warp::reply::json(&serde_json::json!({"__type": code, "message": message})),
+                "content-type",
+                "application/x-amz-json-1.0",
+            ),
+            warp::http::StatusCode::BAD_REQUEST,
+        )
+    });
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    endpoint
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_named_in_the_log_and_the_worker_keeps_trying() {
+    let endpoint = refusing_endpoint(
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+    .await;
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(&endpoint),
+        ..Spawn::default()
+    });
+    let line = worker
+        .wait_log(Duration::from_secs(20), "the refusal", |l| {
+            l.contains("UnrecognizedClientException")
+        })
+        .await;
+    assert!(
+        line.contains("security token included in the request is invalid")
+            && line.contains("credentials"),
+        "{line}"
+    );
+    // Still alive and still trying.
+    let series = "stefuna_poll_errors_total{activity=\"TestWorker\"}";
+    let first = worker.metric(series).await;
+    within(Duration::from_secs(20), "another poll attempt", async {
+        while worker.metric(series).await <= first {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(worker.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_missing_activity_is_named_in_the_log() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let missing = "arn:aws:states:us-east-1:123456789012:activity:nobody-created-me";
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(emu.endpoint()),
+        arn: missing,
+        ..Spawn::default()
+    });
+    let line = worker
+        .wait_log(Duration::from_secs(20), "ActivityDoesNotExist", |l| {
+            l.contains("ActivityDoesNotExist")
+        })
+        .await;
+    assert!(
+        line.contains("nobody-created-me") && line.contains("activity_arn"),
+        "the line names the ARN and the setting to fix: {line}"
+    );
+    assert_eq!(worker.stop().await, Some(0));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_credentials_at_all_explain_how_to_configure_them() {
+    // Not a loopback endpoint (so no placeholder credentials) but still this machine: the
+    // request is never signed, so nothing is sent anyway.
+    let endpoint = format!("http://0.0.0.0:{}", free_port());
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(&endpoint),
+        clear_env: true,
+        env: &[
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/stefuna/config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/stefuna/credentials",
+            ),
+        ],
+        ..Spawn::default()
+    });
+    let line = worker
+        .wait_log(Duration::from_secs(20), "the missing credentials", |l| {
+            l.contains("no AWS credentials")
+        })
+        .await;
+    for hint in ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "--local"] {
+        assert!(line.contains(hint), "{hint} missing from: {line}");
+    }
+    // Each failed poll says why in one line, not the credential chain's whole story.
+    let poll = worker
+        .wait_log(Duration::from_secs(20), "a failed poll", |l| {
+            l.contains("GetActivityTask failed")
+        })
+        .await;
+    assert!(poll.contains("no AWS credentials"), "{poll}");
+    let log = worker.log();
+    assert!(
+        log.lines().all(|l| !l.starts_with("  ")),
+        "every log entry is one line:\n{log}"
+    );
+    assert_eq!(worker.stop().await, Some(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+// ---------------------------------------------------------------------------------------------
+
+/// Creates activity `name` and a one-Task state machine (`task` merged into the Task state).
+async fn machine(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    task: serde_json::Value,
+) -> (String, String) {
+    let arn = sfn
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
+    state
+        .as_object_mut()
+        .unwrap()
+        .extend(task.as_object().unwrap().clone());
+    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
+    let sm = sfn
+        .create_state_machine()
+        .name(format!("{name}-machine"))
+        .role_arn(ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    (arn, sm)
+}
+
+async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
+    sfn.start_execution()
+        .state_machine_arn(sm)
+        .input(input)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned()
+}
+
+async fn ended(
+    sfn: &aws_sdk_sfn::Client,
+    exec: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    within(Duration::from_secs(30), "the execution to end", async {
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .unwrap();
+            if *d.status() != ExecutionStatus::Running {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_result_failing_transiently_is_delivered_once_it_recovers() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    let (arn, sm) = machine(&sfn, "flaky", serde_json::json!({})).await;
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let activity = FnActivity::new("Flaky", move |input, _ctx| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { Ok(input) }
+    });
+    let server = Running::start(
+        Server::builder().activity(activity).config(config(&arn, 1)),
+        emu.endpoint(),
+    )
+    .await;
+    let retries = "stefuna_delivery_retries_total{activity=\"Flaky\"}";
+    let only = |op: &str| Some(vec![op.to_owned()]);
+
+    // 503s first, then dropped connections, then the service recovers.
+    emu.set_faults(Faults {
+        unavailable: 1.0,
+        operations: only("SendTaskSuccess"),
+        ..Faults::default()
+    });
+    let exec = start(&sfn, &sm, r#"{"job": 1}"#).await;
+    within(Duration::from_secs(30), "delivery retries on 503", async {
+        while server.metric(retries).await < 2.0 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    emu.set_faults(Faults {
+        drop_connection: 1.0,
+        operations: only("SendTaskSuccess"),
+        ..Faults::default()
+    });
+    let so_far = server.metric(retries).await;
+    within(
+        Duration::from_secs(30),
+        "delivery retries on dropped connections",
+        async {
+            while server.metric(retries).await < so_far + 2.0 {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        },
+    )
+    .await;
+    let d = sfn
+        .describe_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        *d.status(),
+        ExecutionStatus::Running,
+        "nothing delivered yet"
+    );
+    emu.set_faults(Faults::default());
+
+    let d = ended(&sfn, &exec).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+    let output: serde_json::Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(output, serde_json::json!({"job": 1}));
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the task ran once"
+    );
+    let succeeded = "stefuna_tasks_succeeded_total{activity=\"Flaky\"}";
+    assert_eq!(server.metric(succeeded).await, 1.0);
+    server.stop().await.unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .time_scale(10.0)
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    // 10 emulated seconds: 1 real one.
+    let (arn, sm) = machine(&sfn, "late", serde_json::json!({"TimeoutSeconds": 10})).await;
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(emu.endpoint()),
+        arn: &arn,
+        args: &["--processes", "1"],
+        ..Spawn::default()
+    });
+    let flag = worker.dir.join("finish");
+    let late = start(
+        &sfn,
+        &sm,
+        &serde_json::json!({ "wait_for_file": flag }).to_string(),
+    )
+    .await;
+    let d = ended(&sfn, &late).await;
+    assert_eq!(*d.status(), ExecutionStatus::Failed);
+    assert_eq!(d.error(), Some("States.Timeout"));
+
+    // The task finishes after Step Functions gave up on it: its result is refused.
+    std::fs::write(&flag, b"").unwrap();
+    let line = worker
+        .wait_log(Duration::from_secs(20), "the dropped result", |l| {
+            l.contains("result not delivered")
+        })
+        .await;
+    assert!(
+        line.contains("TaskTimedOut") || line.contains("TaskDoesNotExist"),
+        "{line}"
+    );
+    assert_eq!(
+        worker
+            .metric("stefuna_delivery_retries_total{activity=\"TestWorker\"}")
+            .await,
+        0.0,
+        "a dead token is not retried"
+    );
+    // One slot: the next task runs only if the late one gave it back.
+    let next = start(&sfn, &sm, r#"{"next": true}"#).await;
+    let d = ended(&sfn, &next).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(worker.stop().await, Some(0));
+    emu.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs going nowhere
+// ---------------------------------------------------------------------------------------------
+
+/// A log collector that went away (stderr a closed pipe) must not stop the worker: logging
+/// failures are dropped, tasks still run, SIGTERM still stops it.
+#[tokio::test]
+async fn a_closed_stderr_does_not_stop_the_worker() {
+    let fake = FakeSfn::start().await;
+    fake.throttle("GetActivityTask", 3);
+    let worker = Worker::spawn(Spawn {
+        endpoint: Some(&fake.endpoint),
+        keep_stderr: false,
+        args: &["--loglevel", "debug"],
+        ..Spawn::default()
+    });
+    // Every poll error and every task writes to the closed stderr.
+    fake.push("after-close", r#"{"k": 1}"#);
+    assert_eq!(
+        fake.result("after-close").await,
+        Sent::Success(r#"{"k": 1}"#.into())
+    );
+    fake.push("again", r#"{"k": 2}"#);
+    assert_eq!(
+        fake.result("again").await,
+        Sent::Success(r#"{"k": 2}"#.into())
+    );
+    assert_eq!(worker.stop().await, Some(0));
+}
