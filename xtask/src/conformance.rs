@@ -199,6 +199,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<()> {
             script.display()
         );
     }
+    let script = script.canonicalize().unwrap_or(script);
     let dir = cache_dir(args.dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
