@@ -1,7 +1,6 @@
 //! Executions: StartExecution, DescribeExecution, ListExecutions, StopExecution,
 //! DescribeStateMachineForExecution, and the task that runs each one.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +11,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use super::history::{History, HistoryEvent, not_truncated};
+use super::history::{
+    ErrorDetails, History, HistoryEvent, NOT_TRUNCATED, OutputDetails, StartedDetails, details_text,
+};
+use super::machines::MachineDef;
 use super::tasks::{MAX_OUTPUT, Status as TaskStatus};
 use super::{Call, Service, Task, lock, paging, reply, write};
 use crate::asl::{self, ErrorCause, ExecutionInfo, StateMachine};
@@ -74,16 +76,14 @@ pub(crate) struct Execution {
     pub(crate) machine_arn: String,
     machine_name: String,
     /// Definition and role at start (DescribeStateMachineForExecution).
-    definition: String,
-    role_arn: String,
-    updated: Option<f64>,
+    def: Arc<MachineDef>,
     pub(crate) input: String,
     pub(crate) start: OffsetDateTime,
     pub(crate) clock: Clock,
     pub(crate) state: Mutex<ExecState>,
     pub(crate) history: Mutex<History>,
     /// Tasks scheduled and not yet closed, by token.
-    open: Mutex<HashMap<String, Arc<Task>>>,
+    open: Mutex<super::FastMap<String, Arc<Task>>>,
     /// Fires when StopExecution ends it.
     cancel: Notify,
 }
@@ -95,8 +95,9 @@ impl Execution {
         at: OffsetDateTime,
         event_type: &'static str,
         details_key: Option<&'static str>,
-        details: Value,
+        details: &impl serde::Serialize,
     ) {
+        let details = details_text(details);
         lock(&self.history).push(
             HistoryEvent {
                 timestamp: epoch(at),
@@ -135,7 +136,7 @@ impl Execution {
         cause: Option<String>,
         event_type: &'static str,
         details_key: &'static str,
-        details: Value,
+        details: Box<str>,
         task_status: TaskStatus,
     ) -> Option<f64> {
         let now = self.clock.now();
@@ -174,26 +175,34 @@ impl Execution {
         match result {
             Ok(v) => {
                 let out = v.to_string();
+                let details = details_text(&OutputDetails {
+                    output: &out,
+                    output_details: NOT_TRUNCATED,
+                });
                 self.end(
                     ExecStatus::Succeeded,
-                    Some(out.clone()),
+                    Some(out),
                     None,
                     None,
                     "ExecutionSucceeded",
                     "executionSucceededEventDetails",
-                    serde_json::json!({ "output": out, "outputDetails": not_truncated() }),
+                    details,
                     TaskStatus::Aborted,
                 );
             }
             Err(e) => {
+                let details = details_text(&ErrorDetails {
+                    error: &e.error,
+                    cause: &e.cause,
+                });
                 self.end(
                     ExecStatus::Failed,
                     None,
-                    Some(e.error.clone()),
-                    Some(e.cause.clone()),
+                    Some(e.error),
+                    Some(e.cause),
                     "ExecutionFailed",
                     "executionFailedEventDetails",
-                    serde_json::json!({ "error": e.error, "cause": e.cause }),
+                    details,
                     TaskStatus::Aborted,
                 );
             }
@@ -203,14 +212,18 @@ impl Execution {
     /// Ends the execution on its own `TimeoutSeconds`.
     fn time_out(&self, seconds: u64) {
         let cause = format!("the execution ran longer than its TimeoutSeconds of {seconds}");
+        let details = details_text(&ErrorDetails {
+            error: "States.Timeout",
+            cause: &cause,
+        });
         self.end(
             ExecStatus::TimedOut,
             None,
             Some("States.Timeout".to_owned()),
-            Some(cause.clone()),
+            Some(cause),
             "ExecutionTimedOut",
             "executionTimedOutEventDetails",
-            serde_json::json!({ "error": "States.Timeout", "cause": cause }),
+            details,
             TaskStatus::TimedOut,
         );
     }
@@ -248,7 +261,7 @@ impl asl::Host for ExecHost {
             self.svc.clock.now(),
             event.event_type,
             event.details_key,
-            event.details,
+            &event.details,
         );
     }
 }
@@ -379,9 +392,7 @@ impl Service {
                 name,
                 machine_arn: machine.arn.clone(),
                 machine_name: machine.name.clone(),
-                definition: def.definition.clone(),
-                role_arn: def.role_arn.clone(),
-                updated: def.updated,
+                def: def.clone(),
                 input: text,
                 start: now,
                 clock: self.clock.clone(),
@@ -404,13 +415,13 @@ impl Service {
             now,
             "ExecutionStarted",
             Some("executionStartedEventDetails"),
-            serde_json::json!({
-                "input": exec.input,
-                "inputDetails": not_truncated(),
-                "roleArn": exec.role_arn,
-            }),
+            &StartedDetails {
+                input: &exec.input,
+                input_details: NOT_TRUNCATED,
+                role_arn: &exec.def.role_arn,
+            },
         );
-        self.spawn_execution(exec.clone(), def.parsed, value);
+        self.spawn_execution(exec.clone(), def.parsed.clone(), value);
         reply(&serde_json::json!({
             "executionArn": exec.arn,
             "startDate": epoch(exec.start),
@@ -428,7 +439,7 @@ impl Service {
             id: exec.arn.clone(),
             name: exec.name.clone(),
             start_time: exec.start,
-            role_arn: exec.role_arn.clone(),
+            role_arn: exec.def.role_arn.clone(),
             state_machine_id: exec.machine_arn.clone(),
             state_machine_name: exec.machine_name.clone(),
         };
@@ -585,7 +596,7 @@ impl Service {
             input.cause,
             "ExecutionAborted",
             "executionAbortedEventDetails",
-            Value::Object(details),
+            details_text(&details),
             TaskStatus::Aborted,
         );
         let stop = match stop {
@@ -607,9 +618,9 @@ impl Service {
         reply(&serde_json::json!({
             "stateMachineArn": e.machine_arn,
             "name": e.machine_name,
-            "definition": e.definition,
-            "roleArn": e.role_arn,
-            "updateDate": e.updated.unwrap_or_else(|| epoch(e.start)),
+            "definition": e.def.definition,
+            "roleArn": e.def.role_arn,
+            "updateDate": e.def.updated.unwrap_or_else(|| epoch(e.start)),
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! Execution history: events as the service and the interpreter record them, and
 //! GetExecutionHistory.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Call, Service, paging, reply};
@@ -12,7 +12,9 @@ pub(crate) struct HistoryEvent {
     pub(crate) timestamp: f64,
     pub(crate) event_type: &'static str,
     pub(crate) details_key: Option<&'static str>,
-    pub(crate) details: Value,
+    /// The details object as compact JSON text: written once per event, read only by
+    /// GetExecutionHistory, and far smaller to keep than a `Value` tree.
+    pub(crate) details: Box<str>,
 }
 
 /// An execution's events; once a terminal event (`ExecutionSucceeded`, ...) is in, later ones
@@ -34,9 +36,65 @@ impl History {
     }
 }
 
+/// Details as JSON text.
+pub(crate) fn details_text(details: &impl Serialize) -> Box<str> {
+    // Serializing plain data to a String cannot fail.
+    serde_json::to_string(details)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into_boxed_str()
+}
+
 /// `{"truncated": false}` as AWS puts beside payloads.
-pub(crate) fn not_truncated() -> Value {
-    serde_json::json!({ "truncated": false })
+#[derive(Clone, Copy, Serialize)]
+pub(crate) struct NotTruncated {
+    truncated: bool,
+}
+
+/// The one value of [`NotTruncated`].
+pub(crate) const NOT_TRUNCATED: NotTruncated = NotTruncated { truncated: false };
+
+/// `error` and `cause` (ActivityFailed, ExecutionFailed, ...TimedOut, ...ScheduleFailed).
+#[derive(Serialize)]
+pub(crate) struct ErrorDetails<'a> {
+    pub(crate) error: &'a str,
+    pub(crate) cause: &'a str,
+}
+
+/// An output and its `outputDetails` (ActivitySucceeded, ExecutionSucceeded).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OutputDetails<'a> {
+    pub(crate) output: &'a str,
+    pub(crate) output_details: NotTruncated,
+}
+
+/// `executionStartedEventDetails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StartedDetails<'a> {
+    pub(crate) input: &'a str,
+    pub(crate) input_details: NotTruncated,
+    pub(crate) role_arn: &'a str,
+}
+
+/// `activityScheduledEventDetails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScheduledDetails<'a> {
+    pub(crate) resource: &'a str,
+    pub(crate) input: &'a str,
+    pub(crate) input_details: NotTruncated,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout_in_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) heartbeat_in_seconds: Option<u64>,
+}
+
+/// `activityStartedEventDetails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WorkerDetails<'a> {
+    pub(crate) worker_name: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +140,8 @@ impl Service {
                 obj.insert("id".into(), (i as u64 + 1).into());
                 obj.insert("previousEventId".into(), (i as u64).into());
                 if let Some(key) = e.details_key {
-                    let mut details = e.details.clone();
+                    let mut details: Value =
+                        serde_json::from_str(&e.details).unwrap_or(Value::Null);
                     if !include_data && let Value::Object(d) = &mut details {
                         strip_data(d);
                     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::history::{ErrorDetails, NOT_TRUNCATED, ScheduledDetails};
 use super::tasks::Status;
 use super::{Execution, Service, Task, lock, read};
 use crate::asl::{ActivityRequest, ErrorCause};
@@ -39,13 +40,16 @@ pub(super) async fn run_activity(
             now,
             "ActivityScheduleFailed",
             Some("activityScheduleFailedEventDetails"),
-            serde_json::json!({ "error": "States.Runtime", "cause": cause }),
+            &ErrorDetails {
+                error: "States.Runtime",
+                cause: &cause,
+            },
         );
         return Err(ErrorCause::new("States.Runtime", cause));
     };
     let input = req.input.to_string();
     let token = req.task_token;
-    let (task, mut rx) = Task::new(token.clone(), input.clone(), exec.clone());
+    let (task, mut rx) = Task::new(token.clone(), input, exec.clone());
     lock(&svc.tasks).insert(token.clone(), task.clone());
     if !exec.track(&task) {
         return Err(ErrorCause::new(
@@ -54,22 +58,17 @@ pub(super) async fn run_activity(
         ));
     }
     let _guard = AbortOnDrop(task.clone());
-    let mut details = serde_json::json!({
-        "resource": req.resource,
-        "input": input,
-        "inputDetails": super::history::not_truncated(),
-    });
-    if let Some(t) = req.timeout_seconds {
-        details["timeoutInSeconds"] = t.into();
-    }
-    if let Some(h) = req.heartbeat_seconds {
-        details["heartbeatInSeconds"] = h.into();
-    }
     exec.record_at(
         now,
         "ActivityScheduled",
         Some("activityScheduledEventDetails"),
-        details,
+        &ScheduledDetails {
+            resource: &req.resource,
+            input: &task.input,
+            input_details: NOT_TRUNCATED,
+            timeout_in_seconds: req.timeout_seconds,
+            heartbeat_in_seconds: req.heartbeat_seconds,
+        },
     );
     activity.enqueue(task.clone());
 
@@ -127,7 +126,10 @@ pub(super) async fn run_activity(
                     svc.clock.now(),
                     "ActivityTimedOut",
                     Some("activityTimedOutEventDetails"),
-                    serde_json::json!({ "error": "States.Timeout", "cause": cause }),
+                    &ErrorDetails {
+                        error: "States.Timeout",
+                        cause: &cause,
+                    },
                 );
                 exec.forget_task(&token);
                 return Err(ErrorCause::new("States.Timeout", cause));

@@ -20,7 +20,8 @@ pub(crate) struct Machine {
     pub(crate) created: f64,
     pub(crate) kind: String,
     seq: u64,
-    pub(crate) def: RwLock<MachineDef>,
+    /// Replaced whole by UpdateStateMachine; executions keep the one they started with.
+    pub(crate) def: RwLock<Arc<MachineDef>>,
     /// Its executions, oldest first.
     pub(crate) executions: Mutex<Vec<Arc<Execution>>>,
 }
@@ -131,12 +132,12 @@ impl Service {
             created: epoch(self.clock.now()),
             kind,
             seq: self.next_seq(),
-            def: RwLock::new(MachineDef {
+            def: RwLock::new(Arc::new(MachineDef {
                 definition: input.definition,
                 parsed,
                 role_arn: input.role_arn,
                 updated: None,
-            }),
+            })),
             executions: Mutex::default(),
         });
         map.insert(arn, machine.clone());
@@ -197,7 +198,8 @@ impl Service {
             .transpose()?;
         let updated = epoch(self.clock.now());
         {
-            let mut def = write(&m.def);
+            let mut current = write(&m.def);
+            let mut def = MachineDef::clone(&current);
             if let (Some(d), Some(p)) = (input.definition, parsed) {
                 def.definition = d;
                 def.parsed = p;
@@ -206,6 +208,7 @@ impl Service {
                 def.role_arn = r;
             }
             def.updated = Some(updated);
+            *current = Arc::new(def);
         }
         reply(&serde_json::json!({ "updateDate": updated }))
     }

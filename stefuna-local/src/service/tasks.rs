@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
+use super::history::{ErrorDetails, NOT_TRUNCATED, OutputDetails, WorkerDetails};
 use super::{Call, Execution, Service, lock};
 use crate::asl::ErrorCause;
 use crate::error::{ApiError, ApiResult};
@@ -95,7 +96,9 @@ impl Task {
             now,
             "ActivityStarted",
             Some("activityStartedEventDetails"),
-            serde_json::json!({ "workerName": worker }),
+            &WorkerDetails {
+                worker_name: worker,
+            },
         );
         self.beat.notify_one();
         true
@@ -114,7 +117,13 @@ impl Task {
     }
 
     /// Closes an open task and hands the interpreter its result; the answer for a closed one.
-    fn finish(&self, status: Status, result: Result<Value, ErrorCause>) -> Result<(), ApiError> {
+    /// `output` is the output as the worker sent it, which the history records as it is.
+    fn finish(
+        &self,
+        status: Status,
+        result: Result<Value, ErrorCause>,
+        output: Option<String>,
+    ) -> Result<(), ApiError> {
         let tx = {
             let mut st = lock(&self.state);
             match st.status {
@@ -132,16 +141,19 @@ impl Task {
                 now,
                 "ActivitySucceeded",
                 Some("activitySucceededEventDetails"),
-                serde_json::json!({
-                    "output": v.to_string(),
-                    "outputDetails": super::history::not_truncated(),
-                }),
+                &OutputDetails {
+                    output: &output.unwrap_or_else(|| v.to_string()),
+                    output_details: NOT_TRUNCATED,
+                },
             ),
             Err(e) => self.execution.record_at(
                 now,
                 "ActivityFailed",
                 Some("activityFailedEventDetails"),
-                serde_json::json!({ "error": e.error, "cause": e.cause }),
+                &ErrorDetails {
+                    error: &e.error,
+                    cause: &e.cause,
+                },
             ),
         }
         self.execution.forget_task(&self.token);
@@ -222,7 +234,7 @@ impl Service {
             ApiError::new("InvalidOutput", format!("invalid output: not JSON: {e}"))
         })?;
         let task = self.task(&input.task_token)?;
-        task.finish(Status::Succeeded, Ok(output))?;
+        task.finish(Status::Succeeded, Ok(output), Some(input.output))?;
         Ok("{}".to_owned())
     }
 
@@ -243,7 +255,7 @@ impl Service {
             )));
         }
         let task = self.task(&input.task_token)?;
-        task.finish(Status::Failed, Err(ErrorCause::new(error, cause)))?;
+        task.finish(Status::Failed, Err(ErrorCause::new(error, cause)), None)?;
         Ok("{}".to_owned())
     }
 
