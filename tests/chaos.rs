@@ -1,11 +1,11 @@
 //! The chaos suite: real worker processes (the `chaos_worker` example) against stefuna-local
 //! with fault injection on, one worker SIGTERMed and one SIGKILLed mid-run; afterwards every
 //! execution is in its expected terminal state and no task ran twice except the ones a signal
-//! interrupted. Also: a task that blocks a runtime thread forever does not stop the exit, and
-//! (ignored, run by `cargo xtask chaos`) the memory of a worker stays flat over many tasks.
+//! interrupted. Also: a task that blocks a runtime thread forever does not stop the exit.
 //!
-//! Sizes come from the environment so `cargo xtask chaos` can run the full suite:
-//! `CHAOS_EXECUTIONS` (default 300), `CHAOS_MEMORY_TASKS` (default 100,000).
+//! The size comes from the environment so `cargo xtask chaos` can run the full suite:
+//! `CHAOS_EXECUTIONS` (default 300). Memory over 100,000 tasks is measured by
+//! `stefuna-runtime/tests/reliability_memory.rs`.
 
 #![cfg(target_os = "linux")]
 
@@ -794,110 +794,4 @@ async fn a_task_blocking_a_runtime_thread_does_not_stop_the_exit() {
     assert!(history.timed_out.is_empty(), "{history:?}");
     let _ = sfn.stop_execution().execution_arn(&exec).send().await;
     emu.shutdown().await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Memory
-// ---------------------------------------------------------------------------------------------
-
-/// Resident set size of `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
-
-/// A worker runs `CHAOS_MEMORY_TASKS` tasks (default 100,000); its RSS is sampled every tenth of
-/// the way. After warm-up (the first tenth) RSS must not keep growing with the task count.
-/// Ignored in `cargo test` (it takes minutes); `cargo xtask chaos` runs it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "minutes long; run by `cargo xtask chaos`"]
-async fn memory_stays_flat_over_many_tasks() {
-    let total = env_count("CHAOS_MEMORY_TASKS", 100_000);
-    let scratch = Scratch::new("memory");
-    let emu = Emulator::builder()
-        .long_poll(Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
-    let sfn = client(emu.endpoint());
-    let (arn, sm) = setup(&sfn, "memory").await;
-    let mut worker = Worker::spawn(
-        &scratch.0,
-        "Memory",
-        emu.endpoint(),
-        &arn,
-        &[
-            "--processes",
-            "16",
-            "--heartbeat",
-            "1",
-            "--loglevel",
-            "warn",
-        ],
-    );
-    let started_at = Instant::now();
-    let step = (total / 10).max(1);
-    let mut samples = Vec::new();
-    let mut done = 0;
-    while done < total {
-        let batch = step.min(total - done);
-        futures::stream::iter(done..done + batch)
-            .map(|i| {
-                let sfn = sfn.clone();
-                let sm = sm.clone();
-                async move {
-                    sfn.start_execution()
-                        .state_machine_arn(&sm)
-                        .input(serde_json::json!({"n": i, "kind": "ok"}).to_string())
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            })
-            .buffer_unordered(32)
-            .collect::<Vec<()>>()
-            .await;
-        within(Duration::from_secs(600), "the batch to finish", async {
-            while running(&sfn, &sm).await > 0 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-        .await;
-        done += batch;
-        let rss = rss_kib(worker.pid);
-        println!(
-            "memory: {done:>7} tasks, worker RSS {:>7} KiB ({:.0?})",
-            rss,
-            started_at.elapsed()
-        );
-        samples.push((done, rss));
-    }
-    let succeeded = worker
-        .metric_sum("stefuna_tasks_succeeded_total")
-        .await
-        .round() as usize;
-    worker.signal("TERM");
-    assert_eq!(worker.exit(Duration::from_secs(30)).await, Some(0));
-    emu.shutdown().await;
-    assert_eq!(succeeded, total, "every task succeeded");
-
-    let warm = samples[0].1;
-    let last = samples.last().unwrap().1;
-    let peak = samples.iter().map(|s| s.1).max().unwrap();
-    println!(
-        "memory: {total} tasks in {:.0?}; RSS after the first {} tasks {warm} KiB, peak {peak} \
-         KiB, at the end {last} KiB",
-        started_at.elapsed(),
-        samples[0].0
-    );
-    // Flat: after warm-up, at most 8 MiB more however many tasks ran (a leak of even 100 bytes
-    // per task would add ~9 MiB over 90,000 tasks).
-    assert!(
-        peak <= warm + 8 * 1024,
-        "worker RSS grew from {warm} KiB to {peak} KiB: {samples:?}"
-    );
 }

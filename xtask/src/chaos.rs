@@ -1,9 +1,15 @@
 //! `cargo xtask chaos`: the chaos suite at full size.
 //!
-//! The suite lives in `tests/chaos.rs` (so `cargo test` runs it scaled down); this command runs
-//! the same tests with the full counts, their output shown: 2,000 executions through worker
-//! processes against stefuna-local with faults on (one worker SIGTERMed, one SIGKILLed), a task
-//! blocking a runtime thread forever, and the memory of a worker over 100,000 tasks.
+//! The suites are tests, so `cargo test` runs them scaled down; this command runs them at full
+//! size with their output shown:
+//!
+//! 1. `tests/chaos.rs` with `CHAOS_EXECUTIONS=2000`: executions through worker processes against
+//!    stefuna-local with faults on, one worker SIGTERMed and one SIGKILLed mid-run; and a task
+//!    blocking a runtime thread forever;
+//! 2. `stefuna-runtime/tests/reliability_memory.rs` with `STEFUNA_MEMORY_TASKS=100000`: a
+//!    worker's resident memory sampled over 100,000 tasks.
+//!
+//! The worker examples are built first: `cargo test --test X` alone does not rebuild them.
 
 use std::process::Command;
 
@@ -26,39 +32,69 @@ pub struct ChaosArgs {
 
 /// Runs the command.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(&cargo);
-    cmd.args(["test", "-p", "stefuna", "--test", "chaos"]);
-    if args.release {
-        cmd.arg("--release");
-    }
-    cmd.args(["--", "--nocapture", "--test-threads", "1"]);
+    let profile: &[&str] = if args.release { &["--release"] } else { &[] };
+    let executions = args.executions.to_string();
+    let memory_tasks = args.memory_tasks.to_string();
+    cargo(
+        &[
+            &["build", "-p", "stefuna", "--example", "chaos_worker"][..],
+            &["-p", "stefuna-runtime", "--example", "test_worker"],
+            profile,
+        ]
+        .concat(),
+        &[],
+    )
+    .await?;
+    cargo(
+        &[
+            &["test", "-p", "stefuna", "--test", "chaos"][..],
+            profile,
+            &["--", "--nocapture", "--test-threads", "1"],
+        ]
+        .concat(),
+        &[("CHAOS_EXECUTIONS", &executions)],
+    )
+    .await?;
     if args.memory_tasks > 0 {
-        cmd.arg("--include-ignored");
-    }
-    cmd.env("CHAOS_EXECUTIONS", args.executions.to_string())
-        .env("CHAOS_MEMORY_TASKS", args.memory_tasks.to_string())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
-    println!(
-        "chaos: CHAOS_EXECUTIONS={} CHAOS_MEMORY_TASKS={} {cargo} test -p stefuna --test chaos{} \
-         -- --nocapture --test-threads 1{}",
-        args.executions,
-        args.memory_tasks,
-        if args.release { " --release" } else { "" },
-        if args.memory_tasks > 0 {
-            " --include-ignored"
-        } else {
-            ""
-        },
-    );
-    let status = tokio::task::spawn_blocking(move || cmd.status())
-        .await
-        .context("waiting for cargo test")?
-        .with_context(|| format!("cannot run {cargo}"))?;
-    if !status.success() {
-        bail!("the chaos suite failed ({status})");
+        cargo(
+            &[
+                &[
+                    "test",
+                    "-p",
+                    "stefuna-runtime",
+                    "--test",
+                    "reliability_memory",
+                ][..],
+                profile,
+                &["--", "--ignored", "--nocapture"],
+            ]
+            .concat(),
+            &[("STEFUNA_MEMORY_TASKS", &memory_tasks)],
+        )
+        .await?;
     }
     println!("chaos: passed");
+    Ok(())
+}
+
+/// Runs `cargo ARGS` with `env` (and loopback exempt from proxies), printing the command first.
+async fn cargo(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("chaos: {} {cargo} {}", shown.join(" "), args.join(" "));
+    let mut cmd = Command::new(&cargo);
+    cmd.args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = tokio::task::spawn_blocking(move || cmd.status())
+        .await
+        .context("waiting for cargo")?
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
     Ok(())
 }
