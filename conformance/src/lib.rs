@@ -17,7 +17,7 @@ use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
-use stefuna_core::{Activity, Context, Invocation, TaskError};
+use stefuna_core::{Activity, Context, HeartbeatError, Invocation, TaskError};
 use stefuna_runtime::{Config, Server, ServerError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -682,8 +682,8 @@ pub async fn retry_and_catch(ep: Endpoint) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Shutdown (the in-process form of SIGTERM: the server's shutdown future) lets an in-flight
-/// task finish and deliver before the server returns.
+/// Shutdown (the in-process form of SIGTERM: the server's shutdown future, without giving up
+/// polls) lets an in-flight task finish and deliver before the server returns.
 pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
     let (arn, sm) = setup(&ep, "drain", one_task(json!({"TimeoutSeconds": 60}))).await?;
     let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
@@ -709,6 +709,27 @@ pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
     worker.request_stop();
     gate.notify_one();
     worker.stop().await?;
+    // Delivered before the server returned: the endpoint records ActivitySucceeded when it
+    // accepts SendTaskSuccess, so it is in the history as soon as the drain ends.
+    let history = ep
+        .client()
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .context("GetExecutionHistory")?;
+    ensure!(
+        history
+            .events()
+            .iter()
+            .any(|e| e.activity_succeeded_event_details().is_some()),
+        "the server returned before the drained task's result was delivered: {:?}",
+        history
+            .events()
+            .iter()
+            .map(|e| e.r#type())
+            .collect::<Vec<_>>()
+    );
     let ended = finished(&ep, &exec).await?;
     ensure!(
         ended.output == Some(json!({"drained": true})),
@@ -781,7 +802,17 @@ pub async fn heartbeat_without_heartbeat_seconds(ep: Endpoint) -> anyhow::Result
         FnActivity::new(move |_, ctx: Context| {
             let beats = beats.clone();
             async move {
-                let beat = ctx.heartbeat().await;
+                // A transient answer means "the task goes on; try again" (LocalStack sometimes
+                // answers a beat sent right after delivery with InternalError), so beat until
+                // the answer is final.
+                let mut beat = ctx.heartbeat().await;
+                for _ in 0..50 {
+                    if !matches!(beat, Err(HeartbeatError::Transient(_))) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    beat = ctx.heartbeat().await;
+                }
                 let _ = beats.send(beat.as_ref().map_err(ToString::to_string).copied());
                 Ok(json!({"beat": beat.is_ok()}))
             }
