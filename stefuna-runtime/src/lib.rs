@@ -39,7 +39,9 @@
 //!   only while polling; `/metrics` Prometheus text (`stefuna_tasks_started_total`,
 //!   `stefuna_tasks_succeeded_total`, `stefuna_tasks_failed_total{error}`,
 //!   `stefuna_tasks_in_flight`, `stefuna_polls_total`, `stefuna_poll_errors_total`,
-//!   `stefuna_heartbeats_total`, ... labelled by `activity`).
+//!   `stefuna_heartbeats_total`, ... labelled by `activity`; every series is listed in the
+//!   README's "Operating stefuna"); `/healthz` is also 503 when the runtime stops running its
+//!   watchdog task for 30 s.
 //! - **Logs** go to stderr, `text` or `json`, filtered by `loglevel`; each task runs in a `task`
 //!   span with the activity, worker name and the token's short hash. Tokens, inputs, outputs and
 //!   causes are never logged at info level.
