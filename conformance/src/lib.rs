@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ pub struct Endpoint {
     pub account_id: String,
     /// How the endpoint is known to differ from AWS.
     pub differences: Vec<Difference>,
+    /// The `conformance-worker` binary, for the scenario that sends a real SIGTERM
+    /// (`env!("CARGO_BIN_EXE_conformance-worker")` in this crate's tests).
+    pub worker_bin: Option<PathBuf>,
 }
 
 impl Endpoint {
@@ -60,7 +64,14 @@ impl Endpoint {
             region: "us-east-1".into(),
             account_id: account_id.into(),
             differences: Vec::new(),
+            worker_bin: None,
         }
+    }
+
+    /// Runs the SIGTERM scenario with this `conformance-worker` binary.
+    pub fn with_worker_bin(mut self, bin: impl Into<PathBuf>) -> Self {
+        self.worker_bin = Some(bin.into());
+        self
     }
 
     /// LocalStack with every difference its README lists.
@@ -124,6 +135,7 @@ pub fn scenarios() -> Vec<Scenario> {
         }),
         ("retry_and_catch", |e| Box::pin(retry_and_catch(e))),
         ("drain_on_shutdown", |e| Box::pin(drain_on_shutdown(e))),
+        ("drain_on_sigterm", |e| Box::pin(drain_on_sigterm(e))),
         ("concurrent_workers_exactly_once", |e| {
             Box::pin(concurrent_workers_exactly_once(e))
         }),
@@ -904,6 +916,140 @@ pub async fn stop_execution_while_task_runs(ep: Endpoint) -> anyhow::Result<()> 
     ensure!(
         ended.status == ExecutionStatus::Aborted && ended.output.is_none(),
         "expected ABORTED without output, got {ended:?}"
+    );
+    Ok(())
+}
+
+/// SIGTERM to a worker process (`conformance-worker`, a `run_main` binary) while its task runs:
+/// it announces the drain, the task finishes and its result is delivered before the process
+/// exits 0.
+pub async fn drain_on_sigterm(ep: Endpoint) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::process::Command;
+
+    let bin = ep.worker_bin.clone().ok_or_else(|| {
+        anyhow!("drain_on_sigterm needs the conformance-worker binary: Endpoint::with_worker_bin")
+    })?;
+    let (arn, sm) = setup(&ep, "sigterm", one_task(json!({"TimeoutSeconds": 60}))).await?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--activity-arn", &arn, "--endpoint-url", &ep.url])
+        .args([
+            "--region",
+            &ep.region,
+            "--processes",
+            "1",
+            "--healthcheck",
+            "0",
+        ])
+        .args(["--name", "conformance"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    // The worker refuses STEFUNA_* keys it does not know (this test's own, for one).
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("STEFUNA_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow!("the worker exited at once"))?;
+    let mut stdin = child.stdin.take().context("worker stdin")?;
+    let mut stdout = BufReader::new(child.stdout.take().context("worker stdout")?).lines();
+    // Stderr is read to its end (a full pipe would block the worker); the drain's log line is
+    // reported on a channel.
+    let (drain_tx, mut drain_rx) = mpsc::unbounded_channel::<()>();
+    let stderr = child.stderr.take().context("worker stderr")?;
+    let log = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut all = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("shutting down") {
+                let _ = drain_tx.send(());
+            }
+            all.push(line);
+        }
+        all.join("\n")
+    });
+
+    let exec = start(&ep, &sm, json!({})).await?;
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = stdout.next_line().await? {
+            if line == "task started" {
+                return Ok(true);
+            }
+        }
+        anyhow::Ok(false)
+    })
+    .await;
+    if !matches!(started, Ok(Ok(true))) {
+        let _ = child.kill().await;
+        bail!(
+            "the worker's task did not start ({started:?}); its log:\n{}",
+            log.await.unwrap_or_default()
+        );
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .context("cannot run kill")?;
+    ensure!(killed.success(), "kill -TERM {pid} failed: {killed}");
+    if tokio::time::timeout(Duration::from_secs(30), drain_rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        let _ = child.kill().await;
+        bail!(
+            "the worker did not announce a drain after SIGTERM; its log:\n{}",
+            log.await.unwrap_or_default()
+        );
+    }
+    stdin.write_all(b"go\n").await?;
+    stdin.flush().await?;
+    let status = match tokio::time::timeout(Duration::from_secs(90), child.wait()).await {
+        Ok(s) => s?,
+        Err(_) => {
+            let _ = child.kill().await;
+            bail!(
+                "the worker did not exit within 90 s of its task finishing; its log:\n{}",
+                log.await.unwrap_or_default()
+            );
+        }
+    };
+    let log = log.await.unwrap_or_default();
+    ensure!(
+        status.success(),
+        "the drained worker exited with {status}; its log:\n{log}"
+    );
+    let history = ep
+        .client()
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .context("GetExecutionHistory")?;
+    ensure!(
+        history
+            .events()
+            .iter()
+            .any(|e| e.activity_succeeded_event_details().is_some()),
+        "the worker exited before the drained task's result was delivered; its log:\n{log}"
+    );
+    let ended = finished(&ep, &exec).await?;
+    ensure!(
+        ended.output == Some(json!({"drained": true})),
+        "the in-flight task was not drained: {ended:?}"
     );
     Ok(())
 }

@@ -25,7 +25,8 @@ async fn all_scenarios_against_localstack() {
         scenarios().iter().map(|(n, _)| *n).collect::<Vec<_>>()
     );
     let runs = selected.into_iter().map(|(name, scenario)| {
-        let ep = Endpoint::localstack(url.clone());
+        let ep = Endpoint::localstack(url.clone())
+            .with_worker_bin(env!("CARGO_BIN_EXE_conformance-worker"));
         async move {
             eprintln!("scenario {name} ...");
             let started = Instant::now();

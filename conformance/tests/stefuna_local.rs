@@ -10,7 +10,8 @@ async fn run(name: &str) {
         .start()
         .await
         .expect("emulator starts");
-    let ep = Endpoint::aws_like(emu.endpoint(), stefuna_local::ACCOUNT_ID);
+    let ep = Endpoint::aws_like(emu.endpoint(), stefuna_local::ACCOUNT_ID)
+        .with_worker_bin(env!("CARGO_BIN_EXE_conformance-worker"));
     let scenario = scenarios()
         .into_iter()
         .find(|(n, _)| *n == name)
@@ -41,6 +42,7 @@ scenario_tests!(
     heartbeat_timeout_cancels_task,
     retry_and_catch,
     drain_on_shutdown,
+    drain_on_sigterm,
     concurrent_workers_exactly_once,
     heartbeat_without_heartbeat_seconds,
     stop_execution_while_task_runs,
@@ -51,7 +53,7 @@ fn every_scenario_has_a_test_here() {
     let names: Vec<&str> = scenarios().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names.len(),
-        11,
+        12,
         "add the new scenario to scenario_tests!: {names:?}"
     );
 }
