@@ -15,17 +15,11 @@ use super::path::Path;
 pub(crate) struct ExecCtx {
     pub(crate) info: ExecutionInfo,
     pub(crate) input: Value,
-    pub(crate) start_time: String,
 }
 
 impl ExecCtx {
     pub(crate) fn new(info: ExecutionInfo, input: Value) -> Self {
-        let start_time = format_time(info.start_time);
-        ExecCtx {
-            info,
-            input,
-            start_time,
-        }
+        ExecCtx { info, input }
     }
 }
 
@@ -67,7 +61,8 @@ impl<'a> Ctx<'a> {
                     "Input": self.exec.input,
                     "Name": info.name,
                     "RoleArn": info.role_arn,
-                    "StartTime": self.exec.start_time,
+                    // Formatted here, not per execution: most never read `$$`.
+                    "StartTime": format_time(info.start_time),
                 },
                 "StateMachine": {"Id": info.state_machine_id, "Name": info.state_machine_name},
                 "State": {

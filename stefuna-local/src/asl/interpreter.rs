@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, try_join_all};
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -22,6 +23,29 @@ use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
 const RUNTIME: &str = "States.Runtime";
 /// Step Functions' limit on a state's input or output, in bytes.
 const MAX_PAYLOAD: usize = 262_144;
+
+/// `{"truncated": false}`.
+#[derive(Clone, Copy, Serialize)]
+struct Truncated {
+    truncated: bool,
+}
+
+const NOT_TRUNCATED: Truncated = Truncated { truncated: false };
+
+/// `stateEnteredEventDetails` (name, input) and `stateExitedEventDetails` (name, output).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StateIo<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_details: Option<Truncated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Truncated>,
+}
 
 /// One running execution.
 struct Exec {
@@ -131,7 +155,16 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>) -> Result<String, ErrorC
 }
 
 impl Exec {
-    fn record(&self, event_type: &'static str, details_key: Option<&'static str>, details: Value) {
+    fn record(
+        &self,
+        event_type: &'static str,
+        details_key: Option<&'static str>,
+        details: &impl Serialize,
+    ) {
+        // Plain data: serializing it cannot fail.
+        let details = serde_json::to_string(details)
+            .unwrap_or_else(|_| "null".to_owned())
+            .into_boxed_str();
         self.host.record(Event {
             event_type,
             details_key,
@@ -177,7 +210,13 @@ impl Exec {
         self.record(
             entered_type(st),
             Some("stateEnteredEventDetails"),
-            json!({"name": st.name, "input": to_json_string(input), "inputDetails": {"truncated": false}}),
+            &StateIo {
+                name: &st.name,
+                input: Some(&to_json_string(input)),
+                input_details: Some(NOT_TRUNCATED),
+                output: None,
+                output_details: None,
+            },
         );
         self.host.now()
     }
@@ -196,7 +235,13 @@ impl Exec {
         self.record(
             exited_type(st),
             Some("stateExitedEventDetails"),
-            json!({"name": st.name, "output": text, "outputDetails": {"truncated": false}}),
+            &StateIo {
+                name: &st.name,
+                input: None,
+                input_details: None,
+                output: Some(&text),
+                output_details: Some(NOT_TRUNCATED),
+            },
         );
         Ok(())
     }
@@ -423,11 +468,11 @@ impl Exec {
             let ctx = Ctx::new(&self.ctx, &st.name, entered);
             effective(&st.input_path, results.parameters.as_ref(), raw, &ctx)?.into_owned()
         };
-        self.record("ParallelStateStarted", None, Value::Null);
+        self.record("ParallelStateStarted", None, &Value::Null);
         let runs = branches.iter().map(|b| self.run_machine(b, eff.clone()));
         match try_join_all(runs).await {
             Ok(outs) => {
-                self.record("ParallelStateSucceeded", None, Value::Null);
+                self.record("ParallelStateSucceeded", None, &Value::Null);
                 select_result(
                     results,
                     Value::Array(outs),
@@ -435,7 +480,7 @@ impl Exec {
                 )
             }
             Err(e) => {
-                self.record("ParallelStateFailed", None, Value::Null);
+                self.record("ParallelStateFailed", None, &Value::Null);
                 Err(e)
             }
         }
@@ -496,7 +541,7 @@ impl Exec {
         self.record(
             "MapStateStarted",
             Some("mapStateStartedEventDetails"),
-            json!({ "length": n }),
+            &json!({ "length": n }),
         );
         let limit = match max_concurrency {
             0 => n.max(1),
@@ -508,7 +553,7 @@ impl Exec {
             self.record(
                 "MapIterationStarted",
                 Some("mapIterationStartedEventDetails"),
-                details.clone(),
+                &details,
             );
             let mut guard = AbortGuard::new(
                 self,
@@ -523,7 +568,7 @@ impl Exec {
                     self.record(
                         "MapIterationSucceeded",
                         Some("mapIterationSucceededEventDetails"),
-                        details,
+                        &details,
                     );
                     Ok((i, v))
                 }
@@ -531,7 +576,7 @@ impl Exec {
                     self.record(
                         "MapIterationFailed",
                         Some("mapIterationFailedEventDetails"),
-                        details,
+                        &details,
                     );
                     Err(e)
                 }
@@ -544,12 +589,12 @@ impl Exec {
         match done {
             Ok(mut outs) => {
                 outs.sort_unstable_by_key(|(i, _)| *i);
-                self.record("MapStateSucceeded", None, Value::Null);
+                self.record("MapStateSucceeded", None, &Value::Null);
                 let arr = Value::Array(outs.into_iter().map(|(_, v)| v).collect());
                 select_result(&map.results, arr, &Ctx::new(&self.ctx, &st.name, entered))
             }
             Err(e) => {
-                self.record("MapStateFailed", None, Value::Null);
+                self.record("MapStateFailed", None, &Value::Null);
                 Err(e)
             }
         }
@@ -608,8 +653,8 @@ impl<'a> AbortGuard<'a> {
 impl Drop for AbortGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let details = std::mem::take(&mut self.details);
-            self.exec.record(self.event, self.details_key, details);
+            self.exec
+                .record(self.event, self.details_key, &self.details);
         }
     }
 }

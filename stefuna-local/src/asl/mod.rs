@@ -113,8 +113,10 @@ pub struct Event {
     pub event_type: &'static str,
     /// The details member name, e.g. `stateEnteredEventDetails`; `None` for events without.
     pub details_key: Option<&'static str>,
-    /// The details object (`{"name": ..., "input": ...}` etc., strings as AWS sends them).
-    pub details: Value,
+    /// The details object as compact JSON text (`{"name": ..., "input": ...}` etc., strings as
+    /// AWS sends them; `null` for events without details). Text, not a `Value`: the history
+    /// keeps it as it is.
+    pub details: Box<str>,
 }
 
 /// What the interpreter needs from the service.

@@ -97,7 +97,17 @@ impl Execution {
         details_key: Option<&'static str>,
         details: &impl serde::Serialize,
     ) {
-        let details = details_text(details);
+        self.record_text(at, event_type, details_key, details_text(details));
+    }
+
+    /// Appends a (non-terminal) event whose details are JSON text already.
+    pub(crate) fn record_text(
+        &self,
+        at: OffsetDateTime,
+        event_type: &'static str,
+        details_key: Option<&'static str>,
+        details: Box<str>,
+    ) {
         lock(&self.history).push(
             HistoryEvent {
                 timestamp: epoch(at),
@@ -257,11 +267,11 @@ impl asl::Host for ExecHost {
     }
 
     fn record(&self, event: asl::Event) {
-        self.exec.record_at(
+        self.exec.record_text(
             self.svc.clock.now(),
             event.event_type,
             event.details_key,
-            &event.details,
+            event.details,
         );
     }
 }

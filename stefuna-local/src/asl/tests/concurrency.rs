@@ -19,7 +19,7 @@ type Gate = (Value, oneshot::Sender<Result<Value, ErrorCause>>);
 /// A host whose activities finish only when the test says so, to observe concurrency.
 struct GatedHost {
     pending: Mutex<Vec<Gate>>,
-    events: Mutex<Vec<Event>>,
+    events: Mutex<Vec<super::Seen>>,
 }
 
 impl GatedHost {
@@ -48,7 +48,7 @@ impl Host for GatedHost {
         OffsetDateTime::UNIX_EPOCH
     }
     fn record(&self, event: Event) {
-        self.events.lock().unwrap().push(event);
+        self.events.lock().unwrap().push(event.into());
     }
 }
 

@@ -22,11 +22,29 @@ pub(super) const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:wor
 
 pub(super) type Responder = Box<dyn FnMut(&ActivityRequest) -> Result<Value, ErrorCause> + Send>;
 
+/// An event as a test reads it: its details parsed back into a `Value`.
+#[derive(Clone, Debug)]
+pub(super) struct Seen {
+    pub(super) event_type: &'static str,
+    pub(super) details_key: Option<&'static str>,
+    pub(super) details: Value,
+}
+
+impl From<Event> for Seen {
+    fn from(e: Event) -> Seen {
+        Seen {
+            event_type: e.event_type,
+            details_key: e.details_key,
+            details: serde_json::from_str(&e.details).expect("event details are JSON"),
+        }
+    }
+}
+
 pub(super) struct FakeHost {
     responder: Mutex<Responder>,
     requests: Mutex<Vec<ActivityRequest>>,
     sleeps: Mutex<Vec<Duration>>,
-    events: Mutex<Vec<Event>>,
+    events: Mutex<Vec<Seen>>,
     now: OffsetDateTime,
     /// Sleeps never end (to stop an execution in the middle of a Wait).
     hang_sleeps: AtomicBool,
@@ -94,7 +112,7 @@ impl Host for FakeHost {
     }
 
     fn record(&self, event: Event) {
-        self.events.lock().unwrap().push(event);
+        self.events.lock().unwrap().push(event.into());
     }
 }
 
