@@ -100,6 +100,17 @@ struct Worker {
 
 impl Worker {
     fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
+        Worker::spawn_with_env(dir, name, endpoint, arn, extra, &[])
+    }
+
+    fn spawn_with_env(
+        dir: &Path,
+        name: &str,
+        endpoint: &str,
+        arn: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Worker {
         let port = free_port();
         let stderr = dir.join(format!("{name}.stderr"));
         let mut cmd = Command::new(worker_binary());
@@ -122,6 +133,9 @@ impl Worker {
             if key.starts_with("STEFUNA_") {
                 cmd.env_remove(key);
             }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn chaos_worker");
         let pid = child.id().unwrap();
@@ -729,6 +743,36 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
 /// it) and exits within `shutdown_grace` plus a bounded margin.
 #[tokio::test]
 async fn a_task_blocking_a_runtime_thread_does_not_stop_the_exit() {
+    let (code, took, histories) = stuck_tasks(1).await;
+    assert_eq!(code, Some(0));
+    println!("one stuck task: the worker exited {took:.1?} after SIGTERM (shutdown_grace 2 s)");
+    // The attempt was failed with Stefuna.WorkerShutdown (not left to time out), so the state
+    // machine retries it at once.
+    assert_eq!(histories[0].shut_down.len(), 1, "{histories:?}");
+    assert!(histories[0].timed_out.is_empty(), "{histories:?}");
+}
+
+/// Tasks blocking every thread of the worker's async runtime: nothing async runs any more, yet
+/// SIGTERM is still heard (signals have a thread of their own) and the process ends (status 1)
+/// within grace + delivery budget + a fixed slack; Step Functions times the tasks out and the
+/// state machine retries them.
+#[tokio::test]
+async fn tasks_blocking_every_runtime_thread_do_not_stop_the_exit() {
+    let (code, took, histories) = stuck_tasks(2).await;
+    assert_eq!(code, Some(1), "a wedged worker exits with status 1");
+    println!(
+        "two stuck tasks on two runtime threads: the worker exited {took:.1?} after SIGTERM \
+         (shutdown_grace 2 s, delivery_budget 1 s)"
+    );
+    for h in &histories {
+        assert_eq!(h.timed_out.len(), 1, "{histories:?}");
+    }
+}
+
+/// Starts a worker with two runtime threads, `blocked` tasks that block their thread forever,
+/// SIGTERMs it once they run; its exit code, how long it took to exit, and each execution's
+/// history once its first attempt ended.
+async fn stuck_tasks(blocked: usize) -> (Option<i32>, Duration, Vec<Attempts>) {
     let scratch = Scratch::new("stuck");
     let emu = Emulator::builder()
         .long_poll(Duration::from_secs(1))
@@ -739,8 +783,7 @@ async fn a_task_blocking_a_runtime_thread_does_not_stop_the_exit() {
     let sfn = client(emu.endpoint());
     let (arn, sm) = setup(&sfn, "stuck").await;
     let run_log = scratch.0.join("runs.log");
-    // Two slots, so a blocked runtime thread may hold anything the other needs.
-    let mut worker = Worker::spawn(
+    let mut worker = Worker::spawn_with_env(
         &scratch.0,
         "Stuck",
         emu.endpoint(),
@@ -753,45 +796,55 @@ async fn a_task_blocking_a_runtime_thread_does_not_stop_the_exit() {
             "--heartbeat",
             "1",
         ],
+        &[
+            ("TOKIO_WORKER_THREADS", "2"),
+            ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "1"),
+        ],
     );
-    let exec = sfn
-        .start_execution()
-        .state_machine_arn(&sm)
-        .name("stuck")
-        .input(r#"{"n": 1, "kind": "block_thread"}"#)
-        .send()
-        .await
-        .unwrap()
-        .execution_arn()
-        .to_owned();
-    until(Duration::from_secs(20), "the stuck task to start", || {
-        read_runs(&run_log).iter().any(|r| r.event == "start")
+    let mut execs = Vec::new();
+    for n in 0..blocked {
+        let exec = sfn
+            .start_execution()
+            .state_machine_arn(&sm)
+            .name(format!("stuck-{n}"))
+            .input(format!(r#"{{"n": {n}, "kind": "block_thread"}}"#))
+            .send()
+            .await
+            .unwrap()
+            .execution_arn()
+            .to_owned();
+        execs.push(exec);
+    }
+    until(Duration::from_secs(20), "the stuck tasks to start", || {
+        read_runs(&run_log)
+            .iter()
+            .filter(|r| r.event == "start")
+            .count()
+            == blocked
     })
     .await;
 
     worker.signal("TERM");
     let signalled = Instant::now();
-    let stderr = worker.stderr.clone();
-    // Grace (2 s) + open polls (1 s) + runtime wind-down (1 s), with room for a loaded machine.
-    let code = worker.exit(Duration::from_secs(2 + 20)).await;
+    // Grace 2 s, budget 1 s, 5 s slack each, with room for a loaded machine.
+    let code = worker.exit(Duration::from_secs(2 + 1 + 10 + 20)).await;
     let took = signalled.elapsed();
-    assert_eq!(code, Some(0), "{}", tail(&stderr, 40));
-    println!("stuck task: the worker exited {took:.1?} after SIGTERM (shutdown_grace 2 s)");
 
-    // The attempt was failed with Stefuna.WorkerShutdown (not left to time out), so the state
-    // machine retries it at once; a new worker takes the retry.
-    let history = within(Duration::from_secs(20), "the failed attempt", async {
-        loop {
-            let a = attempts(&sfn, &exec).await;
-            if !a.shut_down.is_empty() || !a.timed_out.is_empty() {
-                return a;
+    let mut histories = Vec::new();
+    for exec in &execs {
+        let history = within(Duration::from_secs(30), "the first attempt to end", async {
+            loop {
+                let a = attempts(&sfn, exec).await;
+                if !a.shut_down.is_empty() || !a.timed_out.is_empty() {
+                    return a;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert_eq!(history.shut_down.len(), 1, "{history:?}");
-    assert!(history.timed_out.is_empty(), "{history:?}");
-    let _ = sfn.stop_execution().execution_arn(&exec).send().await;
+        })
+        .await;
+        let _ = sfn.stop_execution().execution_arn(exec).send().await;
+        histories.push(history);
+    }
     emu.shutdown().await;
+    (code, took, histories)
 }

@@ -22,7 +22,7 @@ use crate::health::{self, Health, Phase};
 use crate::metrics::Metrics;
 use crate::poller::poll_loop;
 use crate::pool::{ActivityPool, DEFAULT_LOST_TASK_GRACE, Shared, pollers_for};
-use crate::shutdown::{EXIT_BUDGET, Shutdown};
+use crate::shutdown::{EXIT_BUDGET, Limits, Shutdown};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +290,11 @@ impl ServerBuilder {
                     .spawn(poll_loop(shared.clone(), pool.clone(), i));
             }
         }
+        let budget = seconds(&config, "delivery_budget").unwrap_or(EXIT_BUDGET);
+        shutdown.set_limits(Limits {
+            grace: config.shutdown_grace.map(Duration::from_secs),
+            budget,
+        });
         health.set_phase(Phase::Polling);
 
         shutdown.drain.cancelled().await;
@@ -315,7 +320,6 @@ impl ServerBuilder {
                 "failing tasks still running with Stefuna.WorkerShutdown"
             );
             shutdown.force.cancel();
-            let budget = seconds(&config, "delivery_budget").unwrap_or(EXIT_BUDGET);
             if tokio::time::timeout(budget, shared.tracker.wait())
                 .await
                 .is_err()

@@ -1,6 +1,12 @@
 //! Shutdown coordination: a first request drains, a second one (or the end of the grace period)
 //! forces, and a last deadline bounds how long the server waits for deliveries before it exits.
+//!
+//! A worker binary (`run_main`) receives its signals on a thread of its own, outside the async
+//! runtime: a task that blocks every runtime thread forever must not make the process deaf to
+//! SIGTERM. That thread also keeps a last-resort deadline: once forced, a process still alive
+//! `delivery_budget` + [`EXIT_SLACK`] later exits with status 1.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -8,6 +14,10 @@ use tokio_util::sync::CancellationToken;
 /// How long the server waits, after forcing, for results to be delivered before it returns
 /// (`server_config.delivery_budget`, seconds).
 pub(crate) const EXIT_BUDGET: Duration = Duration::from_secs(15);
+
+/// Beyond the grace and the delivery budget, how long a stuck process is given before the
+/// signal thread ends it.
+pub(crate) const EXIT_SLACK: Duration = Duration::from_secs(5);
 
 /// The shutdown stages every part of the server watches.
 #[derive(Clone, Debug, Default)]
@@ -22,6 +32,26 @@ pub(crate) struct Shutdown {
     /// goes away with the process, so no task handed to an open poll can be lost to another
     /// worker).
     pub(crate) abandon_polls: CancellationToken,
+    /// `shutdown_grace` and the delivery budget, once the server has read its configuration.
+    limits: Arc<OnceLock<Limits>>,
+}
+
+/// The server's shutdown deadlines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// `shutdown_grace` (`None`: wait for in-flight tasks).
+    pub(crate) grace: Option<Duration>,
+    /// How long deliveries may take once forced.
+    pub(crate) budget: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            grace: None,
+            budget: EXIT_BUDGET,
+        }
+    }
 }
 
 impl Shutdown {
@@ -33,10 +63,48 @@ impl Shutdown {
             self.drain.cancel();
         }
     }
+
+    /// Records the deadlines the server runs with (the first call wins).
+    pub(crate) fn set_limits(&self, limits: Limits) {
+        let _ = self.limits.set(limits);
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits.get().copied().unwrap_or_default()
+    }
 }
 
-/// Turns SIGTERM/SIGINT into shutdown requests: the first drains, the second forces.
+/// Turns SIGTERM/SIGINT into shutdown requests: the first drains, the second forces, a third
+/// exits at once. Signals are received on a thread of their own (with a small runtime), so a
+/// worker whose async runtime is blocked by a task still hears them and still exits: see
+/// [`last_resort`].
 pub(crate) async fn listen_for_signals(shutdown: Shutdown) {
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let sd = shutdown.clone();
+    let spawned = std::thread::Builder::new()
+        .name("stefuna-signals".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(signal_loop(sd, true)),
+                Err(e) => tracing::error!(error = %e, "cannot start the signal thread's runtime"),
+            }
+            let _ = done.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = finished.await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the signal thread; listening on the runtime");
+            signal_loop(shutdown, false).await;
+        }
+    }
+}
+
+async fn signal_loop(shutdown: Shutdown, own_thread: bool) {
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -44,12 +112,20 @@ pub(crate) async fn listen_for_signals(shutdown: Shutdown) {
             return;
         }
     };
-    while !shutdown.force.is_cancelled() {
+    loop {
         let name = signals.next().await;
+        if shutdown.force.is_cancelled() {
+            if own_thread {
+                tracing::error!(signal = name, "third signal: exiting now");
+                std::process::exit(1);
+            }
+            continue;
+        }
         if shutdown.drain.is_cancelled() {
             tracing::warn!(
                 signal = name,
-                "second signal: failing tasks still running and exiting"
+                "second signal: failing tasks still running and exiting (a third signal exits \
+                 at once)"
             );
         } else {
             tracing::info!(
@@ -57,9 +133,37 @@ pub(crate) async fn listen_for_signals(shutdown: Shutdown) {
                 "shutting down: no new tasks; waiting for in-flight tasks (send the signal again \
                  to stop them now)"
             );
+            if own_thread {
+                tokio::spawn(last_resort(shutdown.clone()));
+            }
         }
         shutdown.request();
     }
+}
+
+/// Runs on the signal thread from the first signal on. The server forces itself when
+/// `shutdown_grace` runs out and returns within its delivery budget; if the async runtime is
+/// blocked (a task spinning or sleeping on every runtime thread), nothing of that happens, so
+/// this forces at the end of the grace too, and ends the process with status 1 when it is
+/// still alive `delivery_budget` + [`EXIT_SLACK`] after being forced. Its tasks were not
+/// answered; Step Functions times them out (`HeartbeatSeconds`) and the state machine retries.
+async fn last_resort(shutdown: Shutdown) {
+    let grace = shutdown.limits().grace;
+    match grace {
+        Some(grace) => tokio::select! {
+            () = tokio::time::sleep(grace + EXIT_SLACK) => shutdown.force.cancel(),
+            () = shutdown.force.cancelled() => {}
+        },
+        None => shutdown.force.cancelled().await,
+    }
+    let deadline = shutdown.limits().budget + EXIT_SLACK;
+    tokio::time::sleep(deadline).await;
+    tracing::error!(
+        waited = ?deadline,
+        "the worker did not stop after being forced (is a task blocking the async runtime's \
+         threads?); exiting now, leaving its tasks to time out"
+    );
+    std::process::exit(1);
 }
 
 #[cfg(unix)]
