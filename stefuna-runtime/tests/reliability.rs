@@ -329,15 +329,20 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
         ..Spawn::default()
     });
     worker.wait_healthz(503, Duration::from_secs(30)).await;
-    let window = Duration::from_secs(3);
+    // How long each outage lasts once /healthz shows it (RELIABILITY_OUTAGE_SECONDS, default 3;
+    // `cargo xtask chaos` runs 30).
+    let window = Duration::from_secs(
+        std::env::var("RELIABILITY_OUTAGE_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
+    );
+    // A hot loop would burn a whole core for the whole window and fail thousands of polls.
+    let (max_cpu, max_errors) = (window / 10, 20.0 + 2.0 * window.as_secs_f64());
     let (cpu, errors) = idle_during(&worker, window).await;
     println!("down at start: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    // A hot loop would burn a whole core (3 s) and fail thousands of polls.
-    assert!(
-        cpu < Duration::from_millis(300),
-        "{cpu:?} of CPU in {window:?}"
-    );
-    assert!(errors <= 20.0, "{errors} poll errors in {window:?}");
+    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     worker
         .wait_log(Duration::from_secs(5), "a poll error", |l| {
             l.contains("GetActivityTask failed") && l.to_lowercase().contains("connection refused")
@@ -363,11 +368,8 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
     }
     let (cpu, errors) = idle_during(&worker, window).await;
     println!("down mid-run: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    assert!(
-        cpu < Duration::from_millis(300),
-        "{cpu:?} of CPU in {window:?}"
-    );
-    assert!(errors <= 20.0, "{errors} poll errors in {window:?}");
+    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     for exec in &during {
         let d = sfn
             .describe_execution()

@@ -6,7 +6,9 @@
 //! 1. `tests/chaos.rs` with `CHAOS_EXECUTIONS=2000`: executions through worker processes against
 //!    stefuna-local with faults on, one worker SIGTERMed and one SIGKILLed mid-run; and a task
 //!    blocking a runtime thread forever;
-//! 2. `stefuna-runtime/tests/reliability_memory.rs` with `STEFUNA_MEMORY_TASKS=100000`: a
+//! 2. the outage test of `stefuna-runtime/tests/reliability.rs` with 30 s outages
+//!    (`RELIABILITY_OUTAGE_SECONDS`): the endpoint refuses connections at start and mid-run;
+//! 3. `stefuna-runtime/tests/reliability_memory.rs` with `STEFUNA_MEMORY_TASKS=100000`: a
 //!    worker's resident memory sampled over 100,000 tasks.
 //!
 //! The worker examples are built first: `cargo test --test X` alone does not rebuild them.
@@ -25,6 +27,9 @@ pub struct ChaosArgs {
     /// Tasks of the memory run (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     memory_tasks: usize,
+    /// Seconds the endpoint refuses connections, at start and mid-run, in the outage test.
+    #[arg(long, default_value_t = 30)]
+    outage_seconds: u64,
     /// Build and run optimised (closer to production; slower to build).
     #[arg(long)]
     release: bool,
@@ -53,6 +58,19 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         ]
         .concat(),
         &[("CHAOS_EXECUTIONS", &executions)],
+    )
+    .await?;
+    cargo(
+        &[
+            &["test", "-p", "stefuna-runtime", "--test", "reliability"][..],
+            profile,
+            &["--", "--nocapture", "an_endpoint_down"],
+        ]
+        .concat(),
+        &[(
+            "RELIABILITY_OUTAGE_SECONDS",
+            &args.outage_seconds.to_string(),
+        )],
     )
     .await?;
     if args.memory_tasks > 0 {
