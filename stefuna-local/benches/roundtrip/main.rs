@@ -15,7 +15,11 @@
 //!   on its own).
 //!
 //! `STEFUNA_BENCH_ENDPOINT=http://127.0.0.1:PORT` makes the `-process` modes use an emulator
-//! already running (e.g. under `valgrind --tool=callgrind`) instead of starting one.
+//! already running (e.g. under `valgrind --tool=callgrind`) instead of starting one;
+//! `STEFUNA_BENCH_SERVER=PATH` makes them start another `stefuna-local` binary (e.g. an older
+//! build, to compare). With a child process the bench also prints the CPU time (user +
+//! system) each process spent per round trip, a figure that a busy machine disturbs far less
+//! than round trips per second.
 //! `STEFUNA_BENCH_N` round trips per run (default 20000), `STEFUNA_BENCH_CLIENTS` concurrent
 //! starters and as many pollers (default 32), `STEFUNA_BENCH_RUNS` runs per mode (default 3).
 //! A run ends when all N executions are SUCCEEDED; it then checks every one of them is.
@@ -70,16 +74,27 @@ fn main() {
             std::process::exit(2);
         };
         let mut rates = Vec::new();
+        let mut server_cpus = Vec::new();
         for run in 1..=runs {
             let r = rt.block_on(one_run(kind, n, clients, run));
+            let per_rt = |cpu: Option<Duration>| {
+                cpu.map(|c| format!("{:.0} µs", c.as_secs_f64() * 1e6 / n as f64))
+                    .unwrap_or_else(|| "-".to_owned())
+            };
             println!(
                 "roundtrip {mode} run {run}: {n} round trips, {clients} starters + {clients} pollers: \
-                 {:.0} round trips/s (all started in {:.2?}, all SUCCEEDED in {:.2?})",
+                 {:.0} round trips/s (all started in {:.2?}, all SUCCEEDED in {:.2?}); \
+                 CPU per round trip: emulator process {}, bench process {}",
                 n as f64 / r.done.as_secs_f64(),
                 r.started,
                 r.done,
+                per_rt(r.server_cpu),
+                per_rt(r.client_cpu),
             );
             rates.push(n as f64 / r.done.as_secs_f64());
+            if let Some(c) = r.server_cpu {
+                server_cpus.push(c.as_secs_f64() * 1e6 / n as f64);
+            }
         }
         rates.sort_by(f64::total_cmp);
         println!(
@@ -88,6 +103,17 @@ fn main() {
             rates[0],
             rates[rates.len() - 1],
         );
+        if !server_cpus.is_empty() {
+            server_cpus.sort_by(f64::total_cmp);
+            let median = server_cpus[server_cpus.len() / 2];
+            println!(
+                "roundtrip {mode}: emulator CPU median {median:.0} µs per round trip \
+                 (min {:.0}, max {:.0}): one core's worth serves about {:.0} round trips/s",
+                server_cpus[0],
+                server_cpus[server_cpus.len() - 1],
+                1e6 / median,
+            );
+        }
     }
 }
 
@@ -121,6 +147,21 @@ impl Mode {
 struct RunTimes {
     started: Duration,
     done: Duration,
+    /// CPU the emulator process used during the run (`-process` modes with a child).
+    server_cpu: Option<Duration>,
+    /// CPU this process used during the run (clients, and the emulator in in-process modes).
+    client_cpu: Option<Duration>,
+}
+
+impl RunTimes {
+    fn new(started: Duration, done: Duration) -> RunTimes {
+        RunTimes {
+            started,
+            done,
+            server_cpu: None,
+            client_cpu: None,
+        }
+    }
 }
 
 /// The emulator a run talks to.
@@ -144,7 +185,10 @@ impl Server {
         if let Ok(endpoint) = std::env::var("STEFUNA_BENCH_ENDPOINT") {
             return Server::External(endpoint);
         }
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stefuna-local"))
+        // STEFUNA_BENCH_SERVER: another stefuna-local binary (e.g. an older build) to compare.
+        let binary = std::env::var("STEFUNA_BENCH_SERVER")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_stefuna-local").to_owned());
+        let mut child = tokio::process::Command::new(binary)
             .args(["--port", "0", "--long-poll-seconds"])
             .arg(LONG_POLL.as_secs_f64().to_string())
             .env("STEFUNA_LOCAL_LOG", "warn,warp::server=off")
@@ -167,6 +211,14 @@ impl Server {
         // Keep reading so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Server::Child(child, endpoint)
+    }
+
+    /// CPU time the emulator process has used, when it is a child of this one.
+    fn cpu(&self) -> Option<Duration> {
+        match self {
+            Server::Child(c, _) => cpu_time(&c.id()?.to_string()),
+            _ => None,
+        }
     }
 
     fn endpoint(&self) -> &str {
@@ -232,14 +284,32 @@ impl Progress {
     }
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat` (Linux; the
+/// kernel reports it in USER_HZ = 100 ticks a second).
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 async fn one_run(mode: Mode, n: usize, clients: usize, run: usize) -> RunTimes {
     let server = Server::start(mode.process()).await;
     // Unique names so several runs can share an external emulator.
     let name = format!("bench-{}-{run}", std::process::id());
-    let times = match mode {
+    let (server_cpu0, client_cpu0) = (server.cpu(), cpu_time("self"));
+    let mut times = match mode {
         Mode::Sdk { .. } => sdk::run(server.endpoint(), &name, n, clients).await,
         Mode::Light { .. } => run_light(socket_addr(server.endpoint()), &name, n, clients).await,
     };
+    times.server_cpu = server_cpu0
+        .zip(server.cpu())
+        .map(|(a, b)| b.saturating_sub(a));
+    times.client_cpu = client_cpu0
+        .zip(cpu_time("self"))
+        .map(|(a, b)| b.saturating_sub(a));
     server.stop().await;
     times
 }
@@ -387,5 +457,5 @@ async fn run_light(addr: SocketAddr, name: &str, n: usize, clients: usize) -> Ru
         }
     }
     assert_eq!(succeeded, n, "every execution SUCCEEDED");
-    RunTimes { started, done }
+    RunTimes::new(started, done)
 }

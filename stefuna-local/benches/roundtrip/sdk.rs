@@ -130,5 +130,5 @@ pub async fn run(endpoint: &str, name: &str, n: usize, clients: usize) -> RunTim
         succeeded += page.expect("list executions").executions.len();
     }
     assert_eq!(succeeded, n, "every execution SUCCEEDED");
-    RunTimes { started, done }
+    RunTimes::new(started, done)
 }
