@@ -187,6 +187,16 @@ impl Worker {
         })
     }
 
+    /// Waits until `/readyz` answers 200 (polling).
+    async fn wait_ready(&self) {
+        within(Duration::from_secs(30), "/readyz to answer 200", async {
+            while !matches!(get(&format!("{}/readyz", self.health)).await, Ok((200, _))) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
     /// Waits until `/healthz` answers `code`.
     async fn wait_healthz(&self, code: u16, limit: Duration) {
         within(limit, &format!("/healthz to answer {code}"), async {
@@ -690,14 +700,16 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
         .await
         .unwrap();
     let sfn = support::client(emu.endpoint());
-    // 10 emulated seconds: 1 real one.
-    let (arn, sm) = machine(&sfn, "late", serde_json::json!({"TimeoutSeconds": 10})).await;
+    // 20 emulated seconds: 2 real ones.
+    let (arn, sm) = machine(&sfn, "late", serde_json::json!({"TimeoutSeconds": 20})).await;
     let worker = Worker::spawn(Spawn {
         endpoint: Some(emu.endpoint()),
         arn: &arn,
         args: &["--processes", "1"],
         ..Spawn::default()
     });
+    // Polling before the clock starts, so the task is claimed well within its timeout.
+    worker.wait_ready().await;
     let flag = worker.dir.join("finish");
     let late = start(
         &sfn,
@@ -708,6 +720,11 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
     let d = ended(&sfn, &late).await;
     assert_eq!(*d.status(), ExecutionStatus::Failed);
     assert_eq!(d.error(), Some("States.Timeout"));
+    assert_eq!(
+        activity_starts(&sfn, &late).await,
+        1,
+        "the worker had claimed the task"
+    );
 
     // The task finishes after Step Functions gave up on it: its result is refused.
     std::fs::write(&flag, b"").unwrap();
