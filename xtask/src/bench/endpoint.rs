@@ -213,6 +213,9 @@ pub(crate) struct Timing {
     pub(crate) first_task: f64,
     /// The latest execution stop date.
     pub(crate) last_stop: f64,
+    /// Tasks/s between the 10th and the 90th percentile of the stop dates: the steady rate,
+    /// without the start-up ramp (stefuna 1.0.1 spawns its pool then) and the last stragglers.
+    pub(crate) steady_rate: f64,
 }
 
 /// Checks that all `n` executions SUCCEEDED, that the oldest one's output is `expect(input)`, and
@@ -261,7 +264,10 @@ pub(crate) async fn timing(
             failed.first().map(|e| (&e.3, &e.2))
         );
     }
-    let last_stop = all.iter().filter_map(|e| e.1).fold(f64::MIN, f64::max);
+    let mut stops: Vec<f64> = all.iter().filter_map(|e| e.1).collect();
+    stops.sort_by(f64::total_cmp);
+    let last_stop = stops.last().copied().unwrap_or(f64::MIN);
+    let steady_rate = steady_rate(&stops);
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let out = client
         .describe_execution()
@@ -295,7 +301,24 @@ pub(crate) async fn timing(
     Ok(Timing {
         first_task,
         last_stop,
+        steady_rate,
     })
+}
+
+/// Completions per second between the 10th and 90th percentile of sorted `stops`; over the
+/// whole span when that is too short to measure (ms timestamps); 0 for fewer than 2.
+fn steady_rate(stops: &[f64]) -> f64 {
+    let n = stops.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let (lo, hi) = ((n - 1) / 10, (n - 1) - (n - 1) / 10);
+    let span = stops[hi] - stops[lo];
+    if span >= 0.05 {
+        (hi - lo) as f64 / span
+    } else {
+        (n - 1) as f64 / (stops[n - 1] - stops[0]).max(1e-3)
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -303,4 +326,19 @@ pub(crate) fn epoch_secs(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_rate_leaves_out_the_ramp() {
+        // 5 slow completions (1/s) during start-up, then 95 at 100/s.
+        let mut stops: Vec<f64> = (0..5).map(f64::from).collect();
+        stops.extend((1..=95).map(|i| 10.0 + f64::from(i) / 100.0));
+        let rate = steady_rate(&stops);
+        assert!((rate - 100.0).abs() < 1.0, "rate {rate}");
+        assert_eq!(steady_rate(&[1.0]), 0.0);
+    }
 }

@@ -8,6 +8,7 @@
 //! peak RSS, whatever the sampling period.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 /// What one look at a process tree found.
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,7 +85,39 @@ fn hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The children of `pid` from `/proc/PID/task/*/children`; `None` when the kernel has no such
+/// file (then the caller scans all of `/proc`).
+fn children_of(pid: u32) -> Option<Vec<u32>> {
+    let mut kids = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+        kids.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    Some(kids)
+}
+
 fn sample_tree(root: u32) -> Sample {
+    if Path::new("/proc/self/task").exists() && children_of(std::process::id()).is_some() {
+        // Cheap path: walk down from the root only.
+        let mut sample = Sample::default();
+        let mut stack = vec![root];
+        while let Some(pid) = stack.pop() {
+            let Some((_, ticks)) = stat(pid) else {
+                continue;
+            };
+            sample.cpu_ticks += ticks;
+            sample.hwm_kib += hwm_kib(pid);
+            sample.processes += 1;
+            stack.extend(children_of(pid).unwrap_or_default());
+        }
+        return sample;
+    }
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut cpu: HashMap<u32, u64> = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
