@@ -827,8 +827,8 @@ async fn stuck_tasks(blocked: usize) -> (Option<i32>, Duration, Vec<Attempts>) {
 
     worker.signal("TERM");
     let signalled = Instant::now();
-    // Grace 2 s, budget 1 s, 5 s slack each, with room for a loaded machine.
-    let code = worker.exit(Duration::from_secs(2 + 1 + 10 + 20)).await;
+    // Grace 2 s + 5 s slack, budget 1 s + 10 s slack, with room for a loaded machine.
+    let code = worker.exit(Duration::from_secs(2 + 5 + 1 + 10 + 20)).await;
     let took = signalled.elapsed();
 
     let mut histories = Vec::new();

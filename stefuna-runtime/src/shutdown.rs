@@ -15,9 +15,14 @@ use tokio_util::sync::CancellationToken;
 /// (`server_config.delivery_budget`, seconds).
 pub(crate) const EXIT_BUDGET: Duration = Duration::from_secs(15);
 
-/// Beyond the grace and the delivery budget, how long a stuck process is given before the
-/// signal thread ends it.
-pub(crate) const EXIT_SLACK: Duration = Duration::from_secs(5);
+/// How long after `shutdown_grace` the signal thread forces a drain the server did not force
+/// itself (its runtime is blocked).
+pub(crate) const GRACE_SLACK: Duration = Duration::from_secs(5);
+
+/// Beyond the delivery budget, how long a forced process is given before the signal thread ends
+/// it: more than the server needs after its budget (1 s for the retry loops, 2 s for the health
+/// server, 1 s for the runtime to wind down).
+pub(crate) const EXIT_SLACK: Duration = Duration::from_secs(10);
 
 /// The shutdown stages every part of the server watches.
 #[derive(Clone, Debug, Default)]
@@ -151,7 +156,7 @@ async fn last_resort(shutdown: Shutdown) {
     let grace = shutdown.limits().grace;
     match grace {
         Some(grace) => tokio::select! {
-            () = tokio::time::sleep(grace + EXIT_SLACK) => shutdown.force.cancel(),
+            () = tokio::time::sleep(grace + GRACE_SLACK) => shutdown.force.cancel(),
             () = shutdown.force.cancelled() => {}
         },
         None => shutdown.force.cancelled().await,
