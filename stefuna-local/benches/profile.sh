@@ -7,7 +7,8 @@
 #   CARGO_TARGET_DIR=... cargo bench -p stefuna-local --bench roundtrip --no-run
 #   stefuna-local/benches/profile.sh target/release/stefuna-local target/release/deps/roundtrip-HASH
 #
-# STEFUNA_BENCH_N round trips (default 2000); the callgrind file is left in $OUT (default a
+# STEFUNA_BENCH_N round trips (default 2000); MODE=sdk-process drives it with the real SDK
+# instead of the light client; the callgrind file is left in $OUT (default a
 # fresh temporary directory) for callgrind_annotate.
 set -euo pipefail
 server=${1:?usage: profile.sh STEFUNA_LOCAL_BINARY ROUNDTRIP_BENCH_BINARY}
@@ -32,7 +33,7 @@ done
 [ -n "$endpoint" ] || { echo "profile.sh: the server printed no endpoint" >&2; exit 1; }
 
 STEFUNA_BENCH_ENDPOINT=$endpoint STEFUNA_BENCH_N=$n STEFUNA_BENCH_RUNS=1 \
-    STEFUNA_BENCH_MODES=light-process "$bench" --bench
+    STEFUNA_BENCH_MODES=${MODE:-light-process} "$bench" --bench
 callgrind_control --dump=after-bench $pid >/dev/null
 sleep 1
 dump=$(ls -t "$out"/callgrind.out.* | head -1)

@@ -22,6 +22,8 @@
 pub(crate) mod asl;
 mod clock;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod names;
 mod server;
 mod service;

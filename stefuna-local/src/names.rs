@@ -34,6 +34,26 @@ pub(crate) fn arn(region: &str, kind: &str, rest: &str) -> String {
     format!("arn:aws:states:{region}:{ACCOUNT}:{kind}:{rest}")
 }
 
+/// An execution ARN, `arn:aws:states:{region}:{account}:execution:{machine}:{name}`, built
+/// without `format!` (one per StartExecution).
+pub(crate) fn execution_arn(region: &str, machine: &str, name: &str) -> String {
+    let parts = [
+        "arn:aws:states:",
+        region,
+        ":",
+        ACCOUNT,
+        ":execution:",
+        machine,
+        ":",
+        name,
+    ];
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 /// Checks an ARN names a resource of `kind` (`activity`, `stateMachine`, `execution`) and gives
 /// its resource part.
 pub(crate) fn check_arn<'a>(field: &str, kind: &str, value: &'a str) -> Result<&'a str, ApiError> {
@@ -131,6 +151,7 @@ mod tests {
         );
         assert!(check_arn("activityArn", "activity", "arn:aws:states::1:activity:x").is_err());
         let e = arn("us-east-1", "execution", "sm:run1");
+        assert_eq!(execution_arn("us-east-1", "sm", "run1"), e);
         assert_eq!(
             check_arn("executionArn", "execution", &e).unwrap(),
             "sm:run1"

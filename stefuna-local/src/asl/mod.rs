@@ -26,6 +26,7 @@ mod definition;
 mod dupes;
 mod fields;
 mod filter;
+pub(crate) mod fuzzing;
 mod hash;
 mod interpreter;
 mod intrinsics;

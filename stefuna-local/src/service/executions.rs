@@ -20,7 +20,7 @@ use super::{Call, Service, Task, lock, paging, reply, write};
 use crate::asl::{self, ErrorCause, ExecutionInfo, StateMachine};
 use crate::clock::{Clock, epoch};
 use crate::error::{ApiError, ApiResult, panic_message};
-use crate::names::{arn, check_arn, check_name};
+use crate::names::{check_arn, check_name, execution_arn};
 
 /// Longest `error` of StopExecution, in characters.
 const MAX_ERROR: usize = 256;
@@ -373,11 +373,7 @@ impl Service {
                 format!("invalid input: not JSON: {e}"),
             )
         })?;
-        let exec_arn = arn(
-            &machine.region,
-            "execution",
-            &format!("{}:{}", machine.name, name),
-        );
+        let exec_arn = execution_arn(&machine.region, &machine.name, &name);
         let def = super::read(&machine.def).clone();
         let now = self.clock.now();
         let exec = {

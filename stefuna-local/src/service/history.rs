@@ -38,8 +38,12 @@ impl History {
 
 /// Details as JSON text.
 pub(crate) fn details_text(details: &impl Serialize) -> Box<str> {
-    // Serializing plain data to a String cannot fail.
-    serde_json::to_string(details)
+    // Plain data: serializing it cannot fail, and serde_json writes UTF-8 only.
+    let mut out = Vec::with_capacity(128);
+    if serde_json::to_writer(&mut out, details).is_err() {
+        return "{}".into();
+    }
+    String::from_utf8(out)
         .unwrap_or_else(|_| "{}".to_owned())
         .into_boxed_str()
 }

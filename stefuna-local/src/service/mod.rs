@@ -229,7 +229,12 @@ pub(crate) const OPERATIONS: &[&str] = &[
 
 /// Serializes an answer.
 pub(crate) fn reply(v: &impl serde::Serialize) -> ApiResult {
-    serde_json::to_string(v)
+    // Most answers are a few hundred bytes: one allocation instead of a growing buffer.
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, v)
+        .map_err(|e| ApiError::internal(format!("could not encode the answer: {e}")))?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out)
         .map_err(|e| ApiError::internal(format!("could not encode the answer: {e}")))
 }
 
