@@ -207,6 +207,7 @@ pub(crate) async fn finished_estimate(
 }
 
 /// Endpoint-side timestamps of a finished run, in seconds since the Unix epoch.
+#[derive(Debug)]
 pub(crate) struct Timing {
     /// The first `ActivityStarted` event: the first GetActivityTask that got a task (tasks were
     /// waiting, so that is the worker's first poll).
@@ -331,6 +332,99 @@ pub(crate) fn epoch_secs(t: SystemTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hello(input: &serde_json::Value) -> serde_json::Value {
+        serde_json::json!({ "message": format!("Hello {}", input["name"].as_str().unwrap_or("")) })
+    }
+
+    /// Answers every task of `arn` with `hello`'s output until `n` are done.
+    async fn answer(client: &aws_sdk_sfn::Client, arn: &str, n: usize) {
+        let mut done = 0;
+        while done < n {
+            let t = client
+                .get_activity_task()
+                .activity_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            let Some(token) = t.task_token().filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let input: serde_json::Value = serde_json::from_str(t.input().unwrap()).unwrap();
+            client
+                .send_task_success()
+                .task_token(token)
+                .output(hello(&input).to_string())
+                .send()
+                .await
+                .unwrap();
+            done += 1;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_is_checked_and_timed_against_stefuna_local() {
+        let emulator = stefuna_local::Emulator::builder()
+            .long_poll(Duration::from_secs(1))
+            .start()
+            .await
+            .unwrap();
+        let client = client(emulator.endpoint());
+        let (activity, machine) = setup(&client, "t").await.unwrap();
+        let bar = ProgressBar::hidden();
+        let before = epoch_secs(SystemTime::now());
+        let arns = start_executions(
+            &client,
+            &machine,
+            40,
+            |i| format!(r#"{{"name":"x{i}"}}"#),
+            &bar,
+        )
+        .await
+        .unwrap();
+        assert_eq!(arns.len(), 40);
+        assert!(arns.iter().all(|a| !a.is_empty()));
+        assert_eq!(bar.position(), 40);
+        assert!(!all_finished(&client, &machine).await.unwrap());
+        assert_eq!(
+            finished_estimate(&client, &Arc::new(arns.clone()))
+                .await
+                .unwrap(),
+            0
+        );
+
+        answer(&client, &activity, 40).await;
+        assert!(all_finished(&client, &machine).await.unwrap());
+        assert_eq!(
+            finished_estimate(&client, &Arc::new(arns)).await.unwrap(),
+            40
+        );
+        let t = timing(&client, &machine, 40, 8, hello).await.unwrap();
+        let after = epoch_secs(SystemTime::now());
+        assert!(
+            before - 0.001 <= t.first_task
+                && t.first_task <= t.last_stop
+                && t.last_stop <= after + 0.01
+        );
+        assert!(t.steady_rate > 0.0);
+
+        // A wrong answer, or a count that does not match, fails the run.
+        let wrong = timing(&client, &machine, 40, 8, |_| serde_json::json!({})).await;
+        assert!(
+            wrong
+                .unwrap_err()
+                .to_string()
+                .contains("the worker answered")
+        );
+        let short = timing(&client, &machine, 41, 8, hello).await;
+        assert!(
+            short
+                .unwrap_err()
+                .to_string()
+                .contains("expected 41 SUCCEEDED")
+        );
+        emulator.shutdown().await;
+    }
 
     #[test]
     fn steady_rate_leaves_out_the_ramp() {

@@ -95,3 +95,80 @@ async fn work(client: aws_sdk_sfn::Client, arn: String, worker: String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loops_answer_every_task_with_the_hello_output() {
+        let emulator = stefuna_local::Emulator::builder()
+            .long_poll(Duration::from_secs(1))
+            .start()
+            .await
+            .unwrap();
+        let client = aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(emulator.endpoint())
+                .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+                .build(),
+        );
+        let arn = client
+            .create_activity()
+            .name("raw")
+            .send()
+            .await
+            .unwrap()
+            .activity_arn;
+        let definition = serde_json::json!({
+            "StartAt": "W", "States": { "W": { "Type": "Task", "Resource": arn, "End": true } }
+        });
+        let machine = client
+            .create_state_machine()
+            .name("raw")
+            .definition(definition.to_string())
+            .role_arn("arn:aws:iam::123456789012:role/r")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+        let mut executions = Vec::new();
+        for i in 0..20 {
+            let e = client
+                .start_execution()
+                .state_machine_arn(&machine)
+                .input(format!(r#"{{"name":"n{i}"}}"#))
+                .send()
+                .await
+                .unwrap();
+            executions.push((i, e.execution_arn));
+        }
+        let loops: Vec<_> = (0..4)
+            .map(|_| tokio::spawn(work(client.clone(), arn.clone(), "test".into())))
+            .collect();
+        for (i, e) in &executions {
+            let out = loop {
+                let d = client
+                    .describe_execution()
+                    .execution_arn(e)
+                    .send()
+                    .await
+                    .unwrap();
+                if d.status != ExecutionStatus::Running {
+                    assert_eq!(d.status, ExecutionStatus::Succeeded);
+                    break d.output.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(out, serde_json::json!({ "message": format!("Hello n{i}") }));
+        }
+        for l in loops {
+            l.abort();
+        }
+        emulator.shutdown().await;
+    }
+}
