@@ -391,6 +391,52 @@ mod tests {
     }
 
     #[test]
+    fn refusals_a_person_must_fix_come_with_a_hint() {
+        assert!(
+            hint("ActivityDoesNotExist")
+                .unwrap()
+                .contains("`activity_arn`")
+        );
+        assert!(
+            hint("UnrecognizedClientException")
+                .unwrap()
+                .contains("credentials")
+        );
+        assert!(
+            hint("ExpiredTokenException")
+                .unwrap()
+                .contains("AWS_PROFILE")
+        );
+        assert!(
+            hint("AccessDeniedException")
+                .unwrap()
+                .contains("states:GetActivityTask")
+        );
+        assert_eq!(hint("ThrottlingException"), None);
+        assert_eq!(hint("TaskTimedOut"), None);
+        assert_eq!(
+            one_line("no credentials:\n  Environment: not set\tx"),
+            "no credentials: Environment: not set x"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_recognised_and_described_in_a_few_words() {
+        use aws_credential_types::provider::error::CredentialsError;
+        let missing: Err = SdkError::construction_failure(CredentialsError::not_loaded(
+            "no credentials found in chain.\n  Attempted:\n  Environment: not set",
+        ));
+        assert!(is_missing_credentials(&missing));
+        assert_eq!(describe(&missing), "no AWS credentials found");
+        assert!(!is_missing_credentials(&service_error(
+            400,
+            "UnrecognizedClientException"
+        )));
+        let timeout: Err = SdkError::timeout_error("read timed out");
+        assert!(!is_missing_credentials(&timeout));
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         let base = Duration::from_millis(100);
         let cap = Duration::from_secs(30);
