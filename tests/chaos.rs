@@ -770,6 +770,68 @@ async fn tasks_blocking_every_runtime_thread_do_not_stop_the_exit() {
     }
 }
 
+/// The escape hatch: with the runtime blocked and no grace, a third signal ends the process at
+/// once instead of after the delivery budget (60 s here).
+#[tokio::test]
+async fn a_third_signal_exits_at_once_even_when_tasks_block_the_runtime() {
+    let scratch = Scratch::new("third");
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let sfn = client(emu.endpoint());
+    let (arn, sm) = setup(&sfn, "third").await;
+    let run_log = scratch.0.join("runs.log");
+    let mut worker = Worker::spawn_with_env(
+        &scratch.0,
+        "Third",
+        emu.endpoint(),
+        &arn,
+        &["--processes", "2"],
+        &[
+            ("TOKIO_WORKER_THREADS", "2"),
+            ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "60"),
+        ],
+    );
+    for n in 0..2 {
+        sfn.start_execution()
+            .state_machine_arn(&sm)
+            .input(format!(r#"{{"n": {n}, "kind": "block_thread"}}"#))
+            .send()
+            .await
+            .unwrap();
+    }
+    until(Duration::from_secs(20), "both stuck tasks to start", || {
+        read_runs(&run_log)
+            .iter()
+            .filter(|r| r.event == "start")
+            .count()
+            == 2
+    })
+    .await;
+    // Each signal is sent once the previous one was acted on (signals of a kind do not queue).
+    for (signal, heard) in [("TERM", "shutting down"), ("TERM", "second signal")] {
+        worker.signal(signal);
+        let log = worker.stderr.clone();
+        until(Duration::from_secs(20), heard, || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(heard)
+        })
+        .await;
+    }
+    worker.signal("TERM");
+    let code = worker.exit(Duration::from_secs(15)).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        std::fs::read_to_string(&worker.stderr)
+            .unwrap()
+            .contains("third signal: exiting now")
+    );
+    emu.shutdown().await;
+}
+
 /// Starts a worker with two runtime threads, `blocked` tasks that block their thread forever,
 /// SIGTERMs it once they run; its exit code, how long it took to exit, and each execution's
 /// history once its first attempt ended.
