@@ -84,12 +84,18 @@ fn main() {
             println!(
                 "roundtrip {mode} run {run}: {n} round trips, {clients} starters + {clients} pollers: \
                  {:.0} round trips/s (all started in {:.2?}, all SUCCEEDED in {:.2?}); \
-                 CPU per round trip: emulator process {}, bench process {}",
+                 CPU per round trip: emulator process {}, bench process {}{}",
                 n as f64 / r.done.as_secs_f64(),
                 r.started,
                 r.done,
                 per_rt(r.server_cpu),
                 per_rt(r.client_cpu),
+                r.server_rss
+                    .map(|b| format!(
+                        "; emulator memory {:.0} MiB resident, all {n} executions and their histories kept",
+                        b as f64 / (1024.0 * 1024.0)
+                    ))
+                    .unwrap_or_default(),
             );
             rates.push(n as f64 / r.done.as_secs_f64());
             if let Some(c) = r.server_cpu {
@@ -151,6 +157,8 @@ struct RunTimes {
     server_cpu: Option<Duration>,
     /// CPU this process used during the run (clients, and the emulator in in-process modes).
     client_cpu: Option<Duration>,
+    /// The emulator process's resident memory at the end of the run.
+    server_rss: Option<u64>,
 }
 
 impl RunTimes {
@@ -160,6 +168,7 @@ impl RunTimes {
             done,
             server_cpu: None,
             client_cpu: None,
+            server_rss: None,
         }
     }
 }
@@ -211,6 +220,17 @@ impl Server {
         // Keep reading so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Server::Child(child, endpoint)
+    }
+
+    /// Resident memory of the emulator process, when it is a child of this one.
+    fn rss(&self) -> Option<u64> {
+        let Server::Child(c, _) = self else {
+            return None;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", c.id()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     /// CPU time the emulator process has used, when it is a child of this one.
@@ -307,6 +327,7 @@ async fn one_run(mode: Mode, n: usize, clients: usize, run: usize) -> RunTimes {
     times.server_cpu = server_cpu0
         .zip(server.cpu())
         .map(|(a, b)| b.saturating_sub(a));
+    times.server_rss = server.rss();
     times.client_cpu = client_cpu0
         .zip(cpu_time("self"))
         .map(|(a, b)| b.saturating_sub(a));
