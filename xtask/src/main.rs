@@ -5,11 +5,13 @@
 //! - `conformance`: run the end-to-end scenarios against LocalStack.
 //! - `bench`: measure stefuna against the raw SDK and stefuna 1.0.1 on stefuna-local.
 //! - `chaos`: the full chaos run (faults, panics, bad input, killed workers).
+//! - `fuzz`: every cargo-fuzz target for a bounded time.
 
 mod bench;
 mod chaos;
 mod conformance;
 mod deploy;
+mod fuzz;
 mod local;
 
 use std::process::ExitCode;
@@ -35,6 +37,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the chaos suite at full size against stefuna-local with faults on.
     Chaos(chaos::ChaosArgs),
+    /// Run every fuzz target in fuzz/ for a bounded time.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
             Command::Conformance(args) => conformance::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Chaos(args) => chaos::run(args).await,
+            Command::Fuzz(args) => fuzz::run(args).await,
         }
     });
     match result {
