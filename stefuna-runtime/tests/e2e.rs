@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 use stefuna_core::{Activity, Context, Invocation, TaskError, decode_input, encode_output};
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
-use support::{FnActivity, Running, client, config, within};
+use support::{FnActivity, ROLE, Running, client, config, machine, start, within};
 use tokio::sync::{Notify, mpsc};
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/test";
 
 async fn emulator() -> Emulator {
     Emulator::builder()
@@ -24,43 +22,14 @@ async fn emulator() -> Emulator {
         .unwrap()
 }
 
-/// Creates activity `name` and a one-Task state machine for it; returns both ARNs.
+/// Creates activity `name` and a one-Task state machine for it, with `HeartbeatSeconds` when
+/// given; returns both ARNs.
 async fn setup(sfn: &aws_sdk_sfn::Client, name: &str, heartbeat: Option<u32>) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let mut task = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
-    if let Some(h) = heartbeat {
-        task["HeartbeatSeconds"] = h.into();
-    }
-    let definition = serde_json::json!({"StartAt": "T", "States": {"T": task}});
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn(ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
-}
-
-async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
-    sfn.start_execution()
-        .state_machine_arn(sm)
-        .input(input)
-        .send()
-        .await
-        .unwrap()
-        .execution_arn()
-        .to_owned()
+    let task = match heartbeat {
+        Some(h) => serde_json::json!({"HeartbeatSeconds": h}),
+        None => serde_json::json!({}),
+    };
+    machine(sfn, name, task).await
 }
 
 /// How an execution ended.

@@ -13,9 +13,7 @@ use stefuna_core::{TaskError, decode_input};
 use stefuna_local::Emulator;
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, client, config, get, within};
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+use support::{FnActivity, Running, client, config, get, machine, within};
 
 /// The series of a Prometheus text scrape, `name{labels}` → value.
 fn parse(text: &str) -> HashMap<String, f64> {
@@ -74,33 +72,6 @@ async fn until_status(url: &str, code: u16, limit: Duration) -> String {
         }
     })
     .await
-}
-
-/// Creates activity `name` and a state machine with one Task state for it.
-async fn setup(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let definition = serde_json::json!({
-        "StartAt": "T",
-        "States": {"T": {"Type": "Task", "Resource": arn, "End": true}},
-    });
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn(ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
 }
 
 async fn run_to_end(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> ExecutionStatus {
@@ -165,7 +136,7 @@ async fn metrics_count_an_end_to_end_run_against_stefuna_local() {
         .await
         .unwrap();
     let sfn = client(emu.endpoint());
-    let (arn, sm) = setup(&sfn, "counted").await;
+    let (arn, sm) = machine(&sfn, "counted", serde_json::json!({})).await;
     let server = Running::start(
         Server::builder()
             .activity(counted())
@@ -384,7 +355,7 @@ async fn liveness_flips_when_step_functions_goes_away_and_back() {
     let port = emu.addr().port();
     let endpoint = emu.endpoint().to_owned();
     let sfn = client(&endpoint);
-    let (arn, _) = setup(&sfn, "flipping").await;
+    let (arn, _) = machine(&sfn, "flipping", serde_json::json!({})).await;
     let mut cfg = config(&arn, 1);
     cfg.liveness_timeout = 2;
     let server = Running::start(
@@ -442,7 +413,7 @@ async fn liveness_flips_when_step_functions_goes_away_and_back() {
         .start()
         .await
         .unwrap();
-    let (again, sm) = setup(&sfn, "flipping").await;
+    let (again, sm) = machine(&sfn, "flipping", serde_json::json!({})).await;
     assert_eq!(again, arn);
     // Poll back-off is capped at 30 s.
     until_status(&healthz, 200, Duration::from_secs(60)).await;

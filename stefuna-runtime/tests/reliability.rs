@@ -16,7 +16,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, config, get, within};
+use support::{FnActivity, Running, config, get, machine, start, within};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -24,7 +24,6 @@ use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
-const ROLE: &str = "arn:aws:iam::123456789012:role/test";
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -545,50 +544,6 @@ async fn no_credentials_at_all_explain_how_to_configure_them() {
 // ---------------------------------------------------------------------------------------------
 // Delivery
 // ---------------------------------------------------------------------------------------------
-
-/// Creates activity `name` and a one-Task state machine (`task` merged into the Task state).
-async fn machine(
-    sfn: &aws_sdk_sfn::Client,
-    name: &str,
-    task: serde_json::Value,
-) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
-    state
-        .as_object_mut()
-        .unwrap()
-        .extend(task.as_object().unwrap().clone());
-    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn(ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
-}
-
-async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
-    sfn.start_execution()
-        .state_machine_arn(sm)
-        .input(input)
-        .send()
-        .await
-        .unwrap()
-        .execution_arn()
-        .to_owned()
-}
 
 async fn ended(
     sfn: &aws_sdk_sfn::Client,

@@ -16,6 +16,9 @@ use tokio::sync::oneshot;
 
 pub const REGION: &str = "us-east-1";
 
+/// The role every test state machine is created with (stefuna-local does not check it).
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+
 /// An SDK client for a loopback endpoint (static credentials; the SDK's HTTP client reads no
 /// proxy settings), with the long-poll timeouts.
 pub fn client(endpoint: &str) -> aws_sdk_sfn::Client {
@@ -178,4 +181,49 @@ impl Activity for FnActivity {
     fn invoke(self: Arc<Self>, input: String, ctx: Context) -> Invocation {
         (self.handler)(input, ctx)
     }
+}
+
+/// Creates activity `name` and a one-Task state machine (`task` merged into the Task state).
+pub async fn machine(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    task: serde_json::Value,
+) -> (String, String) {
+    let arn = sfn
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
+    state
+        .as_object_mut()
+        .unwrap()
+        .extend(task.as_object().unwrap().clone());
+    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
+    let sm = sfn
+        .create_state_machine()
+        .name(format!("{name}-machine"))
+        .role_arn(ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    (arn, sm)
+}
+
+/// Starts an execution of `sm` with `input`; returns its ARN.
+pub async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
+    sfn.start_execution()
+        .state_machine_arn(sm)
+        .input(input)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned()
 }
