@@ -3,28 +3,13 @@
 
 #![cfg(all(unix, feature = "local"))]
 
+mod support;
+
 use std::path::{Path, PathBuf};
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// The `test_worker` example next to this test binary, built on demand when the test was run
-/// without examples.
-fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples").join("test_worker");
-    if !bin.exists() {
-        let target_dir = profile_dir.parent().unwrap();
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "stefuna-runtime", "--features", "local"])
-            .args(["--example", "test_worker", "--target-dir"])
-            .arg(target_dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the test_worker example failed");
-    }
-    bin
-}
+use support::worker_binary;
 
 /// A fresh empty working directory, so no `stefuna.toml` is picked up.
 fn work_dir(name: &str) -> PathBuf {
@@ -36,7 +21,7 @@ fn work_dir(name: &str) -> PathBuf {
 /// Runs the worker with `args` in `dir` and returns its output; a run that hangs is killed
 /// after a minute so the test fails instead of blocking the suite.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(worker_binary())
+    let mut child = Command::new(worker_binary(&["local"]))
         .args([
             "--local",
             "--healthcheck",

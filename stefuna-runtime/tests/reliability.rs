@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, config, get, machine, start, within};
+use support::{FnActivity, Running, config, free_port, get, machine, start, within, worker_binary};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -28,32 +28,6 @@ const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
-
-/// The `test_worker` example next to this test binary, built on demand when missing.
-fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples").join("test_worker");
-    if !bin.exists() {
-        let target_dir = profile_dir.parent().unwrap();
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "stefuna-runtime", "--example", "test_worker"])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the test_worker example failed");
-    }
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A worker process whose stderr is collected.
 struct Worker {
@@ -99,7 +73,7 @@ impl Worker {
             fastrand::u64(..)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(worker_binary());
+        let mut cmd = Command::new(worker_binary(&[]));
         cmd.args(["--activity-arn", s.arn, "--region", "us-east-1"])
             .args(["--healthcheck-host", "127.0.0.1", "--healthcheck"])
             .arg(port.to_string())

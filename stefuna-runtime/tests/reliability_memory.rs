@@ -9,33 +9,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::fake_sfn::FakeSfn;
+use support::worker_binary;
 use tokio::process::Command;
-
-/// The `test_worker` example next to this test binary, built on demand when missing.
-fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples").join("test_worker");
-    if !bin.exists() {
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "stefuna-runtime", "--example", "test_worker"])
-            .arg("--target-dir")
-            .arg(profile_dir.parent().unwrap());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        assert!(
-            cmd.status().unwrap().success(),
-            "building test_worker failed"
-        );
-    }
-    bin
-}
 
 /// Resident set size of `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -55,7 +34,7 @@ async fn worker_memory_stays_flat_over_100k_tasks() {
         .map(|v| v.parse().expect("STEFUNA_MEMORY_TASKS: a whole number"))
         .unwrap_or(100_000);
     let fake = FakeSfn::start().await;
-    let mut cmd = Command::new(worker_binary());
+    let mut cmd = Command::new(worker_binary(&[]));
     cmd.args([
         "--activity-arn",
         "arn:aws:states:us-east-1:123456789012:activity:memory",

@@ -5,49 +5,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{get, within};
+use support::{free_port, get, within, worker_binary};
 use tokio::process::{Child, Command};
 
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
 
 /// The `test_worker` example next to this test binary, built on demand when the test was run
 /// without examples (`cargo test --test shutdown`).
-fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples").join("test_worker");
-    if !bin.exists() {
-        let target_dir = profile_dir.parent().unwrap();
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "stefuna-runtime",
-                "--example",
-                "test_worker",
-                "--target-dir",
-            ])
-            .arg(target_dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the test_worker example failed");
-    }
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Worker {
     child: Child,
     health: String,
@@ -67,7 +36,7 @@ impl Worker {
             fastrand::u64(..)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(worker_binary())
+        let child = Command::new(worker_binary(&[]))
             .args(["--activity-arn", arn, "--endpoint-url", endpoint])
             .args(["--region", "us-east-1", "--healthcheck-host", "127.0.0.1"])
             .args(["--healthcheck", &port.to_string(), "--name", "Child"])
@@ -204,7 +173,7 @@ async fn shutdown_grace_expiry_fails_leftovers() {
 #[tokio::test]
 async fn config_errors_exit_2_before_anything_starts() {
     let fake = FakeSfn::start().await;
-    let out = Command::new(worker_binary())
+    let out = Command::new(worker_binary(&[]))
         .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
         .args(["--processes", "0", "--healthcheck", "0"])
         .current_dir(std::env::temp_dir())
@@ -321,7 +290,7 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_on_stderr() {
     let fake = FakeSfn::start().await;
-    let child = Command::new(worker_binary())
+    let child = Command::new(worker_binary(&[]))
         .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
         .args([
             "--healthcheck",

@@ -227,3 +227,35 @@ pub async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
         .execution_arn()
         .to_owned()
 }
+
+/// The `test_worker` example next to this test binary, built on demand (with `features`, and
+/// `--release` for a release test binary) when the test was run without examples.
+pub fn worker_binary(features: &[&str]) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    let bin = profile_dir.join("examples").join("test_worker");
+    if !bin.exists() {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "stefuna-runtime", "--example", "test_worker"])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().unwrap());
+        for feature in features {
+            cmd.args(["--features", feature]);
+        }
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "building the test_worker example failed");
+    }
+    bin
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
