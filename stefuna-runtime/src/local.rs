@@ -772,9 +772,10 @@ mod tests {
             "--input",
             r#"{"name":"fail"}"#,
         ]);
-        let mut config = Config {
-            activity_arn: Some(HELLO_ARN.into()),
-            ..Config::default()
+        let mut config = {
+            let mut c = Config::default();
+            c.activity_arn = Some(HELLO_ARN.into());
+            c
         };
         let acts = vec![("Hello".to_owned(), ActivityDefaults::default())];
         let session = start(&cli, &mut config, &acts).await.unwrap();

@@ -93,12 +93,14 @@ impl ServerBuilder {
             );
         }
 
-        let single = defaults.len() == 1;
-        for (name, d) in &defaults {
-            if let Err(e) = config.activity_settings(name, d, single) {
-                signals.abort();
-                return config_error(&e.to_string());
-            }
+        #[cfg(feature = "local")]
+        if session.is_some() {
+            // Local mode filled in ARNs and the endpoint: resolve the activities again.
+            config.forget_resolved();
+        }
+        if let Err(e) = config.settings_for(&defaults) {
+            signals.abort();
+            return config_error(&e.to_string());
         }
 
         let mut server = tokio::spawn(self.serve(config, shutdown.clone()));

@@ -19,9 +19,6 @@ use crate::shutdown::Shutdown;
 /// with 16 polls, 0.91 × with 64).
 pub const DEFAULT_MAX_POLLERS: usize = 64;
 
-/// How long a task that Step Functions lost may run on after its `Context::cancelled()` fired,
-/// before an async task is dropped (`server_config.lost_task_grace`, seconds).
-pub(crate) const DEFAULT_LOST_TASK_GRACE: Duration = Duration::from_secs(5);
 
 /// Polls open at once for an activity: `pollers` if set, else `min(processes, 64)`; never more
 /// than `processes`, never less than one.
@@ -45,7 +42,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: Shutdown,
     /// Every poller and task, so shutdown can wait for them.
     pub(crate) tracker: TaskTracker,
-    /// See [`DEFAULT_LOST_TASK_GRACE`].
+    /// `server_config.lost_task_grace`.
     pub(crate) lost_task_grace: Duration,
 }
 

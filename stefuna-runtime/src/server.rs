@@ -21,8 +21,8 @@ use crate::config::{self, Config, ConfigError};
 use crate::health::{self, Health, Phase};
 use crate::metrics::Metrics;
 use crate::poller::poll_loop;
-use crate::pool::{ActivityPool, DEFAULT_LOST_TASK_GRACE, Shared, pollers_for};
-use crate::shutdown::{EXIT_BUDGET, Limits, Shutdown};
+use crate::pool::{ActivityPool, Shared, pollers_for};
+use crate::shutdown::{Limits, Shutdown};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -214,18 +214,14 @@ impl ServerBuilder {
         if self.activities.is_empty() {
             return Err(ServerError::NoActivities);
         }
-        let single = self.activities.len() == 1;
         let mut seen = std::collections::HashSet::new();
-        let mut resolved = Vec::with_capacity(self.activities.len());
         for a in &self.activities {
             if !seen.insert(a.name().to_lowercase()) {
                 return Err(ServerError::DuplicateActivity(a.name().to_owned()));
             }
-            resolved.push((
-                a.clone(),
-                config.activity_settings(a.name(), &a.defaults(), single)?,
-            ));
         }
+        let settings = config.settings_for(&self.activity_defaults())?;
+        let resolved: Vec<_> = self.activities.iter().cloned().zip(settings).collect();
 
         let worker_name: Arc<str> = crate::worker::worker_name(&config.name).into();
         let metrics = Arc::new(Metrics::default());
@@ -246,7 +242,7 @@ impl ServerBuilder {
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
             tracker: TaskTracker::new(),
-            lost_task_grace: lost_task_grace(&config),
+            lost_task_grace: config.server_config.lost_task_grace(),
         });
 
         let mut clients: HashMap<String, Clients> = HashMap::new();
@@ -290,7 +286,7 @@ impl ServerBuilder {
                     .spawn(poll_loop(shared.clone(), pool.clone(), i));
             }
         }
-        let budget = seconds(&config, "delivery_budget").unwrap_or(EXIT_BUDGET);
+        let budget = config.server_config.delivery_budget();
         shutdown.set_limits(Limits {
             grace: config.shutdown_grace.map(Duration::from_secs),
             budget,
@@ -377,24 +373,6 @@ async fn start_health(
         let _ = rx.await;
     }));
     Ok(Some((tx, task)))
-}
-
-fn lost_task_grace(config: &Config) -> Duration {
-    seconds(config, "lost_task_grace").unwrap_or(DEFAULT_LOST_TASK_GRACE)
-}
-
-/// A non-negative number of seconds from `server_config.<key>`.
-fn seconds(config: &Config, key: &str) -> Option<Duration> {
-    let value = config.server_config.get(key)?;
-    let secs = value.as_f64().filter(|s| s.is_finite() && *s >= 0.0);
-    if secs.is_none() {
-        tracing::warn!(
-            key = %format!("server_config.{key}"),
-            value = %value,
-            "ignored: expected a non-negative number of seconds"
-        );
-    }
-    secs.map(Duration::from_secs_f64)
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

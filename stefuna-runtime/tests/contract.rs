@@ -572,7 +572,7 @@ async fn a_lost_task_ignoring_cancellation_is_dropped_after_its_grace() {
     });
     let mut cfg = config(ARN, 1);
     cfg.heartbeat = 1;
-    cfg.server_config = serde_json::json!({"lost_task_grace": 0.2});
+    cfg.server_config.set("lost_task_grace", 0.2);
     let server = serve(&fake, activity, cfg).await;
     fake.push("stubborn", "\"stubborn\"");
     assert_eq!(
@@ -716,7 +716,7 @@ async fn undeliverable_results_do_not_hold_the_exit_forever() {
     });
     let mut cfg = config(ARN, 1);
     cfg.shutdown_grace = Some(0);
-    cfg.server_config = serde_json::json!({"delivery_budget": 0.5});
+    cfg.server_config.set("delivery_budget", 0.5);
     let server = serve(&fake, activity, cfg).await;
     fake.push("unsendable", "{}");
     within(Duration::from_secs(10), "the task", rx.recv()).await;

@@ -425,21 +425,18 @@ async fn several_activities_share_state_and_worker_config() {
         })
         .to_string())
     };
-    let mut cfg = stefuna_runtime::Config {
-        healthcheck: 0,
-        region: Some(support::REGION.to_owned()),
-        worker_config: serde_json::json!({"bucket": "b1"}),
-        ..stefuna_runtime::Config::default()
+    let mut cfg = {
+        let mut c = stefuna_runtime::Config::default();
+        c.healthcheck = 0;
+        c.region = Some(support::REGION.to_owned());
+        c.worker_config = serde_json::json!({"bucket": "b1"});
+        c
     };
     for (name, arn, processes) in [("alpha", &alpha_arn, 1), ("beta", &beta_arn, 2)] {
-        cfg.activities.insert(
-            name.to_owned(),
-            stefuna_runtime::config::ActivityConfig {
-                activity_arn: Some(arn.clone()),
-                processes: Some(processes),
-                heartbeat: None,
-            },
-        );
+        let mut entry = stefuna_runtime::config::ActivityConfig::default();
+        entry.activity_arn = Some(arn.clone());
+        entry.processes = Some(processes);
+        cfg.activities.insert(name.to_owned(), entry);
     }
     let server = Running::start(
         Server::builder()

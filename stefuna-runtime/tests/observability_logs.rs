@@ -36,10 +36,11 @@ impl Write for Buffer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_nest_activity_events_in_task_spans_with_the_execution() {
     let logs = Buffer::default();
-    let log_config = Config {
-        loglevel: "info,stefuna=debug".into(),
-        log_format: LogFormat::Json,
-        ..Config::default()
+    let log_config = {
+        let mut c = Config::default();
+        c.loglevel = "info,stefuna=debug".into();
+        c.log_format = LogFormat::Json;
+        c
     };
     let writer = logs.clone();
     stefuna_runtime::logging::init_with_writer(&log_config, move || writer.clone());

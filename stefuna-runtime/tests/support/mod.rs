@@ -39,12 +39,13 @@ pub fn client(endpoint: &str) -> aws_sdk_sfn::Client {
 
 /// A config for one activity at `arn`, health off, everything else default.
 pub fn config(arn: &str, processes: usize) -> Config {
-    Config {
-        activity_arn: Some(arn.to_owned()),
-        processes,
-        healthcheck: 0,
-        region: Some(REGION.to_owned()),
-        ..Config::default()
+    {
+        let mut c = Config::default();
+        c.activity_arn = Some(arn.to_owned());
+        c.processes = processes;
+        c.healthcheck = 0;
+        c.region = Some(REGION.to_owned());
+        c
     }
 }
 
