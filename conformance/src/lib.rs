@@ -211,14 +211,15 @@ impl Worker {
         heartbeat: u64,
         abandon_polls: bool,
     ) -> Worker {
-        let config = Config {
-            activity_arn: Some(arn.to_owned()),
-            processes,
-            heartbeat,
-            healthcheck: 0,
-            region: Some(ep.region.clone()),
-            endpoint_url: Some(ep.url.clone()),
-            ..Config::default()
+        let config = {
+            let mut c = Config::default();
+            c.activity_arn = Some(arn.to_owned());
+            c.processes = processes;
+            c.heartbeat = heartbeat;
+            c.healthcheck = 0;
+            c.region = Some(ep.region.clone());
+            c.endpoint_url = Some(ep.url.clone());
+            c
         };
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(

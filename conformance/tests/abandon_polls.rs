@@ -67,13 +67,14 @@ async fn silent_endpoint() -> (String, mpsc::UnboundedReceiver<Seen>) {
 async fn shutdown_gives_up_an_open_poll_when_asked() {
     let (url, mut seen) = silent_endpoint().await;
     let ep = Endpoint::aws_like(url.clone(), "123456789012");
-    let config = Config {
-        activity_arn: Some("arn:aws:states:us-east-1:123456789012:activity:idle".into()),
-        processes: 1,
-        healthcheck: 0,
-        region: Some(ep.region.clone()),
-        endpoint_url: Some(url),
-        ..Config::default()
+    let config = {
+        let mut c = Config::default();
+        c.activity_arn = Some("arn:aws:states:us-east-1:123456789012:activity:idle".into());
+        c.processes = 1;
+        c.healthcheck = 0;
+        c.region = Some(ep.region.clone());
+        c.endpoint_url = Some(url);
+        c
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(

@@ -9,11 +9,13 @@
 mod activity;
 mod context;
 mod error;
+mod json;
 mod payload;
 
 pub use activity::{Activity, ActivityDefaults, Invocation};
 pub use context::{Context, ContextBuilder, Heartbeat, HeartbeatError, SharedState, TaskToken};
 pub use error::{TaskError, names};
+pub use json::Json;
 pub use payload::{
     MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_PAYLOAD_BYTES, decode_input, encode_output,
     truncate_chars,

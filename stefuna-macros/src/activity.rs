@@ -9,7 +9,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Type};
 
-const ARGUMENTS: &str = "`arn`, `heartbeat`, `name`, `concurrency`, `main`, `crate`";
+const ARGUMENTS: &str = "`arn`, `heartbeat`, `name`, `concurrency`, `main`, `init`, `crate`";
 
 /// One argument as written, with its span.
 struct Arg<T> {
@@ -25,6 +25,7 @@ struct RawArgs {
     name: Option<Arg<LitStr>>,
     concurrency: Option<Arg<LitInt>>,
     main: Option<Arg<LitBool>>,
+    init: Option<Arg<syn::Path>>,
     krate: Option<Arg<LitStr>>,
 }
 
@@ -35,6 +36,8 @@ struct Args {
     name: Option<String>,
     concurrency: Option<usize>,
     main: bool,
+    /// The init hook the generated `main` registers.
+    init: Option<syn::Path>,
     krate: syn::Path,
 }
 
@@ -121,6 +124,12 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
             "name" => once!(name, LitStr, "a string: `name = \"resize\"`"),
             "concurrency" => once!(concurrency, LitInt, "a positive integer: `concurrency = 8`"),
             "main" => once!(main, LitBool, "`true` or `false`"),
+            "init" => once!(
+                init,
+                syn::Path,
+                "the path of an async function: `init = setup`, where \
+                 `async fn setup(ctx: stefuna::InitContext) -> Result<State, E>`"
+            ),
             "crate" => once!(
                 krate,
                 LitStr,
@@ -177,12 +186,21 @@ fn check_args(raw: RawArgs, errors: &mut Errors) -> Args {
         }),
         None => syn::parse_quote!(::stefuna),
     };
+    let main = raw.main.as_ref().is_none_or(|a| a.value.value);
+    if let (Some(init), false) = (&raw.init, main) {
+        errors.push(
+            init.span,
+            "`init` registers the hook in the generated `main`, and `main = false` turns that \
+             off; call `.init(setup)` on `stefuna::Server::builder()` instead",
+        );
+    }
     Args {
         arn,
         heartbeat,
         name,
         concurrency,
-        main: raw.main.is_none_or(|a| a.value.value),
+        main,
+        init: raw.init.map(|a| a.value),
         krate,
     }
 }
@@ -408,9 +426,23 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
     let krate = &args.krate;
     let main_fn = if args.main {
         if sig.is_some() && errors.0.is_none() {
-            quote_spanned! {span=>
-                fn main() -> ::std::process::ExitCode {
-                    #krate::__private::run_main(#struct_name)
+            match &args.init {
+                None => quote_spanned! {span=>
+                    fn main() -> ::std::process::ExitCode {
+                        #krate::__private::run_main(#struct_name)
+                    }
+                },
+                Some(init) => {
+                    // Spanned at the user's path, so a hook of the wrong shape is reported there.
+                    let with_init = quote_spanned!(init.span()=> .init(#init));
+                    quote_spanned! {span=>
+                        fn main() -> ::std::process::ExitCode {
+                            #krate::__private::Server::builder()
+                                .activity(#struct_name)
+                                #with_init
+                                .run_main()
+                        }
+                    }
                 }
             }
         } else {

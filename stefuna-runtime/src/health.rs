@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use warp::Filter;
@@ -89,8 +89,11 @@ impl std::fmt::Display for Unhealthy {
 pub(crate) struct Health {
     phase: AtomicU8,
     times: Mutex<Times>,
-    liveness_timeout: Duration,
+    /// `liveness_timeout` in milliseconds; set from the configuration when the server starts.
+    liveness_timeout_ms: AtomicU64,
     watchdog_stall: Duration,
+    /// Whether a watchdog task is ticking (the server runs one for its lifetime).
+    watchdog_running: AtomicBool,
     /// The counters behind `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -107,8 +110,9 @@ impl Health {
                 last_error: None,
                 last_tick: now,
             }),
-            liveness_timeout,
+            liveness_timeout_ms: AtomicU64::new(millis(liveness_timeout)),
             watchdog_stall: WATCHDOG_STALL,
+            watchdog_running: AtomicBool::new(false),
             metrics,
         }
     }
@@ -118,6 +122,16 @@ impl Health {
     fn with_watchdog_stall(mut self, stall: Duration) -> Health {
         self.watchdog_stall = stall;
         self
+    }
+
+    /// Sets `liveness_timeout` (the configuration is known only once the server runs).
+    pub(crate) fn set_liveness_timeout(&self, timeout: Duration) {
+        self.liveness_timeout_ms
+            .store(millis(timeout), Ordering::Relaxed);
+    }
+
+    fn liveness_timeout(&self) -> Duration {
+        Duration::from_millis(self.liveness_timeout_ms.load(Ordering::Relaxed))
     }
 
     /// Moves to `phase`.
@@ -161,13 +175,13 @@ impl Health {
             let t = self.times();
             (t.last_ok.elapsed(), t.last_tick.elapsed())
         };
-        if since_tick > self.watchdog_stall {
+        if self.watchdog_running.load(Ordering::Relaxed) && since_tick > self.watchdog_stall {
             return Some(Unhealthy::Wedged(since_tick));
         }
         // With every slot busy the worker has no reason to call Step Functions: a long task
         // without heartbeats is not a dead worker.
         let should_poll = self.phase() == Phase::Polling && !self.metrics.all_slots_busy();
-        (should_poll && since_ok > self.liveness_timeout).then_some(Unhealthy::NoSuccess(since_ok))
+        (should_poll && since_ok > self.liveness_timeout()).then_some(Unhealthy::NoSuccess(since_ok))
     }
 
     /// Whether the worker takes tasks.
@@ -177,6 +191,15 @@ impl Health {
 
     /// Ticks until dropped, so `/healthz` can tell a runtime whose threads are all blocked.
     pub(crate) async fn watchdog(self: Arc<Self>) {
+        struct Running<'a>(&'a AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        self.times().last_tick = Instant::now();
+        self.watchdog_running.store(true, Ordering::Relaxed);
+        let _running = Running(&self.watchdog_running);
         let mut ticks = tokio::time::interval(WATCHDOG_TICK.min(self.watchdog_stall / 4));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -200,7 +223,7 @@ impl Health {
             "last_poll_age_seconds": t.last_poll.map(|p| p.elapsed().as_secs_f64()),
             "last_ok_age_seconds": t.last_ok.elapsed().as_secs_f64(),
             "last_error": t.last_error,
-            "liveness_timeout_seconds": self.liveness_timeout.as_secs(),
+            "liveness_timeout_seconds": self.liveness_timeout().as_secs(),
             "activities": self.metrics.facts(),
         })
     }
@@ -212,11 +235,41 @@ impl Health {
     }
 }
 
-/// The health routes.
-pub(crate) fn routes(
+/// The health server's routes: [`routes`], and a GET on any other path answers as `GET /` does
+/// (stefuna 1.0.1 answered its healthcheck on any path, so probes at `/health` or `/ping` keep
+/// working). Other methods get 405 naming the routes.
+pub(crate) fn standalone(
     health: Arc<Health>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static
 {
+    use warp::Reply;
+    let h = health.clone();
+    let any_get = warp::get()
+        .map(move || warp::reply::json(&h.facts()).into_response());
+    routes(health)
+        .or(any_get)
+        .unify()
+        .recover(|_rej: warp::Rejection| async {
+            Ok::<_, Infallible>(
+                warp::reply::with_status(
+                    "only GET is served: /, /healthz, /readyz or /metrics",
+                    StatusCode::METHOD_NOT_ALLOWED,
+                )
+                .into_response(),
+            )
+        })
+        .unify()
+}
+
+/// `/`, `/healthz`, `/readyz` and `/metrics`; any other request is rejected, so the filter can
+/// be combined with a host service's own routes.
+pub(crate) fn routes(
+    health: Arc<Health>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
++ Clone
++ Send
++ Sync
++ 'static {
     use warp::Reply;
     let with = move || {
         let h = health.clone();
@@ -268,16 +321,10 @@ pub(crate) fn routes(
         .unify()
         .or(metrics)
         .unify()
-        .recover(|_rej: warp::Rejection| async {
-            Ok::<_, Infallible>(
-                warp::reply::with_status(
-                    "not found; try /, /healthz, /readyz or /metrics",
-                    StatusCode::NOT_FOUND,
-                )
-                .into_response(),
-            )
-        })
-        .unify()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn status_json(
@@ -294,26 +341,24 @@ fn status_json(
     warp::reply::with_status(warp::reply::json(&body), code).into_response()
 }
 
-/// Serves the routes on `listener` until `stop` completes, with the watchdog ticking beside.
+/// Serves the routes on `listener` until `stop` completes (the server runs the watchdog).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     health: Arc<Health>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    if health.liveness_timeout < LONG_POLL_ATTEMPT {
+    if health.liveness_timeout() < LONG_POLL_ATTEMPT {
         tracing::warn!(
-            liveness_timeout = health.liveness_timeout.as_secs(),
+            liveness_timeout = health.liveness_timeout().as_secs(),
             "liveness_timeout is shorter than a GetActivityTask long poll (up to 75 s against \
              AWS): an idle worker may be reported dead; use at least 90 s"
         );
     }
-    let watchdog = tokio::spawn(health.clone().watchdog());
-    warp::serve(routes(health))
+    warp::serve(standalone(health))
         .incoming(listener)
         .graceful(stop)
         .run()
         .await;
-    watchdog.abort();
 }
 
 #[cfg(test)]
@@ -356,7 +401,17 @@ mod tests {
         assert_eq!(body["status"], "ok");
         assert_eq!(body["state"], "draining");
         assert_eq!(body["in_flight"], 0);
-        assert_eq!(get(&format!("{url}/nope")).await.0, 404);
+        // stefuna 1.0.1 answered any path: probes at /health or /ping keep working.
+        for path in ["/health", "/ping", "/a/b?c=d"] {
+            let (code, body) = get(&format!("{url}{path}")).await;
+            assert_eq!(code, 200, "{path}");
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["status"], "ok", "{path}");
+            assert_eq!(body["state"], "draining", "{path}");
+        }
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let res = client.post(format!("{url}/health")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 405);
     }
 
     #[tokio::test]
@@ -421,7 +476,7 @@ mod tests {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/healthz", listener.local_addr().unwrap());
-            tokio::spawn(warp::serve(routes(h.clone())).incoming(listener).run());
+            tokio::spawn(warp::serve(standalone(h.clone())).incoming(listener).run());
             until_status(&url, 200).await;
             block_tx.send(()).unwrap();
             let body = until_status(&url, 503).await;

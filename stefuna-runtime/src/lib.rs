@@ -52,11 +52,13 @@ pub mod config;
 mod delivery;
 mod health;
 mod heartbeat;
+mod init;
 #[cfg(feature = "local")]
 mod local;
 pub mod logging;
 mod main_entry;
 mod metrics;
+mod monitor;
 mod poller;
 mod pool;
 mod server;
@@ -65,7 +67,9 @@ mod task;
 mod worker;
 
 pub use config::{ActivitySettings, Config, ConfigError};
+pub use init::{InitContext, InitError, InitHook};
 pub use main_entry::run_main;
+pub use monitor::Monitor;
 pub use pool::{DEFAULT_MAX_POLLERS, pollers_for};
 pub use server::{Server, ServerBuilder, ServerError};
 pub use worker::{MAX_WORKER_NAME_CHARS, worker_name};

@@ -12,7 +12,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -146,111 +147,104 @@ pub(crate) enum Event<'a> {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     registry: Registry,
-    families: Families,
-    activities: RwLock<HashMap<String, Arc<PerActivity>>>,
+    exported: Exported,
     errors_seen: Seen,
     codes_seen: Seen,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        let f = Families {
-            durations: Some(Family::new_with_constructor(duration_histogram)),
-            ..Families::default()
-        };
-        let mut r = Registry::with_prefix("stefuna");
-        r.register(
-            "tasks_started",
-            "Tasks claimed and started",
-            f.started.clone(),
-        );
-        r.register(
-            "tasks_succeeded",
-            "Tasks answered with SendTaskSuccess",
-            f.succeeded.clone(),
-        );
-        r.register(
-            "tasks_failed",
-            "Tasks answered with SendTaskFailure, by error name",
-            f.failed.clone(),
-        );
-        r.register("tasks_in_flight", "Tasks running now", f.in_flight.clone());
-        r.register(
-            "slots",
-            "Tasks that may run at once (processes)",
-            f.slots.clone(),
-        );
-        r.register(
-            "slots_free",
-            "Slots held by neither a task nor an open poll",
-            f.slots_free.clone(),
-        );
-        r.register(
-            "polls_open",
-            "GetActivityTask calls open now",
-            f.polls_open.clone(),
-        );
-        r.register(
-            "polls",
-            "GetActivityTask calls that returned",
-            f.polls.clone(),
-        );
-        r.register(
-            "polls_empty",
-            "GetActivityTask calls that returned no task",
-            f.polls_empty.clone(),
-        );
-        r.register(
-            "poll_errors",
-            "GetActivityTask calls that failed",
-            f.poll_errors.clone(),
-        );
-        r.register(
-            "poll_errors_by_code",
-            "GetActivityTask calls that failed, by error code (timeout, network, ... when the \
-             service sent none)",
-            f.poll_errors_by_code.clone(),
-        );
-        r.register_with_unit(
-            "last_poll_age",
-            "Time since a GetActivityTask call last returned (since start when none has)",
-            Unit::Seconds,
-            f.last_poll_age.clone(),
-        );
-        r.register("heartbeats", "Heartbeats sent", f.heartbeats.clone());
-        r.register(
-            "heartbeat_errors",
-            "Heartbeats that failed",
-            f.heartbeat_errors.clone(),
-        );
-        r.register(
-            "tasks_lost",
-            "Tasks whose token Step Functions no longer accepts",
-            f.lost.clone(),
-        );
-        r.register(
-            "delivery_retries",
-            "SendTaskSuccess/SendTaskFailure calls retried",
-            f.delivery_retries.clone(),
-        );
-        r.register(
-            "delivery_dropped",
-            "Results that could not be delivered",
-            f.delivery_dropped.clone(),
-        );
+/// What a scrape reads: the families and the per-activity state behind the gauges computed at
+/// scrape time. A `Collector`, so the same series can also be put into a host service's registry
+/// ([`Metrics::register_into`]) and still be fresh there.
+#[derive(Clone, Debug)]
+struct Exported {
+    families: Arc<Families>,
+    activities: Arc<RwLock<HashMap<String, Arc<PerActivity>>>>,
+}
+
+impl Families {
+    /// Every family with its name (without the `stefuna_` prefix), help and unit.
+    fn series(&self) -> Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> {
+        let f = self;
+        let mut v: Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> = vec![
+            ("tasks_started", "Tasks claimed and started", None, &f.started),
+            ("tasks_succeeded", "Tasks answered with SendTaskSuccess", None, &f.succeeded),
+            ("tasks_failed", "Tasks answered with SendTaskFailure, by error name", None, &f.failed),
+            ("tasks_in_flight", "Tasks running now", None, &f.in_flight),
+            ("slots", "Tasks that may run at once (processes)", None, &f.slots),
+            ("slots_free", "Slots held by neither a task nor an open poll", None, &f.slots_free),
+            ("polls_open", "GetActivityTask calls open now", None, &f.polls_open),
+            ("polls", "GetActivityTask calls that returned", None, &f.polls),
+            ("polls_empty", "GetActivityTask calls that returned no task", None, &f.polls_empty),
+            ("poll_errors", "GetActivityTask calls that failed", None, &f.poll_errors),
+            (
+                "poll_errors_by_code",
+                "GetActivityTask calls that failed, by error code (timeout, network, ... when the \
+                 service sent none)",
+                None,
+                &f.poll_errors_by_code,
+            ),
+            (
+                "last_poll_age",
+                "Time since a GetActivityTask call last returned (since start when none has)",
+                Some(Unit::Seconds),
+                &f.last_poll_age,
+            ),
+            ("heartbeats", "Heartbeats sent", None, &f.heartbeats),
+            ("heartbeat_errors", "Heartbeats that failed", None, &f.heartbeat_errors),
+            ("tasks_lost", "Tasks whose token Step Functions no longer accepts", None, &f.lost),
+            (
+                "delivery_retries",
+                "SendTaskSuccess/SendTaskFailure calls retried",
+                None,
+                &f.delivery_retries,
+            ),
+            ("delivery_dropped", "Results that could not be delivered", None, &f.delivery_dropped),
+        ];
         if let Some(d) = &f.durations {
-            r.register_with_unit(
+            v.push((
                 "task_duration",
                 "Time from a task's start to its result, by outcome (succeeded, failed, lost, \
                  shutdown)",
-                Unit::Seconds,
-                d.clone(),
-            );
+                Some(Unit::Seconds),
+                d,
+            ));
         }
+        v
+    }
+}
+
+impl Collector for Exported {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        refresh(&self.activities);
+        for (name, help, unit, metric) in self.families.series() {
+            if metric.is_empty() {
+                continue;
+            }
+            // The registry's own descriptors end their help with a full stop; keep that shape.
+            let help = format!("{help}.");
+            let m = encoder.encode_descriptor(name, &help, unit.as_ref(), metric.metric_type())?;
+            metric.encode(m)?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let exported = Exported {
+            families: Arc::new(Families {
+                durations: Some(Family::new_with_constructor(duration_histogram)),
+                ..Families::default()
+            }),
+            activities: Arc::default(),
+        };
+        let mut registry = Registry::default();
+        registry
+            .sub_registry_with_prefix("stefuna")
+            .register_collector(Box::new(exported.clone()));
         Metrics {
-            registry: r,
-            families: f,
-            activities: RwLock::default(),
+            registry,
+            exported,
             errors_seen: Seen::default(),
             codes_seen: Seen::default(),
         }
@@ -282,7 +276,7 @@ impl Metrics {
                     activity: activity.to_owned(),
                     error: self.errors_seen.admit(activity, name).to_owned(),
                 };
-                self.families.failed.get_or_create(&labels).inc();
+                self.exported.families.failed.get_or_create(&labels).inc();
             }
             Event::Poll { empty } => {
                 a.polls.inc();
@@ -340,7 +334,7 @@ impl Metrics {
             activity: activity.to_owned(),
             code: self.codes_seen.admit(activity, code).to_owned(),
         };
-        self.families
+        self.exported.families
             .poll_errors_by_code
             .get_or_create(&labels)
             .inc();
@@ -366,7 +360,7 @@ impl Metrics {
     /// Observes how long a task ran, with how it ended (`succeeded`, `failed`, `lost`,
     /// `shutdown`).
     pub(crate) fn task_duration(&self, activity: &str, outcome: &'static str, took: Duration) {
-        if let Some(d) = &self.families.durations {
+        if let Some(d) = &self.exported.families.durations {
             d.get_or_create(&OutcomeLabels {
                 activity: activity.to_owned(),
                 outcome: outcome.to_owned(),
@@ -397,7 +391,7 @@ impl Metrics {
 
     /// Per-activity facts for `GET /`, by activity name.
     pub(crate) fn facts(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.refresh();
+        refresh(&self.exported.activities);
         self.each(|a| {
             serde_json::json!({
                 "in_flight": a.in_flight.get(),
@@ -412,7 +406,7 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4).
     pub(crate) fn render(&self) -> String {
-        self.refresh();
+        refresh(&self.exported.activities);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
@@ -421,21 +415,17 @@ impl Metrics {
 
     /// The OpenMetrics text exposition, for scrapers that ask for it.
     pub(crate) fn render_openmetrics(&self) -> String {
-        self.refresh();
+        refresh(&self.exported.activities);
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 
-    /// Sets the gauges that are read rather than counted.
-    fn refresh(&self) {
-        for (_, a) in self.each(|a| a.clone()) {
-            if let Some(s) = lock(&a.semaphore).as_ref() {
-                a.slots_free.set(saturating_i64(s.available_permits()));
-            }
-            a.last_poll_age
-                .set(lock(&a.last_poll).elapsed().as_secs_f64());
-        }
+    /// Puts this server's series into `registry` (a host service's), as `stefuna_*`.
+    pub(crate) fn register_into(&self, registry: &mut Registry) {
+        registry
+            .sub_registry_with_prefix("stefuna")
+            .register_collector(Box::new(self.exported.clone()));
     }
 
     /// Gives `activity` this slot pool, as its first poll would (tests).
@@ -446,7 +436,7 @@ impl Metrics {
 
     /// `f` of every activity, with its name.
     fn each<T>(&self, f: impl Fn(&Arc<PerActivity>) -> T) -> impl Iterator<Item = (String, T)> {
-        let map = self.activities.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.exported.activities.read().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<(String, T)> = map.iter().map(|(k, a)| (k.clone(), f(a))).collect();
         v.sort_by(|x, y| x.0.cmp(&y.0));
         v.into_iter()
@@ -454,6 +444,7 @@ impl Metrics {
 
     fn activity(&self, name: &str) -> Arc<PerActivity> {
         if let Some(a) = self
+            .exported
             .activities
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -461,7 +452,7 @@ impl Metrics {
         {
             return a.clone();
         }
-        let mut map = self.activities.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.exported.activities.write().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_owned())
             .or_insert_with(|| Arc::new(self.new_activity(name)))
             .clone()
@@ -471,7 +462,7 @@ impl Metrics {
         let l = ActivityLabel {
             activity: name.to_owned(),
         };
-        let f = &self.families;
+        let f = &self.exported.families;
         PerActivity {
             started: f.started.get_or_create_owned(&l),
             succeeded: f.succeeded.get_or_create_owned(&l),
@@ -515,6 +506,23 @@ impl Seen {
 }
 
 /// Remembers an activity's slot pool and its size, once.
+/// Sets the gauges that are read rather than counted.
+fn refresh(activities: &RwLock<HashMap<String, Arc<PerActivity>>>) {
+    let all: Vec<Arc<PerActivity>> = activities
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    for a in all {
+        if let Some(s) = lock(&a.semaphore).as_ref() {
+            a.slots_free.set(saturating_i64(s.available_permits()));
+        }
+        a.last_poll_age
+            .set(lock(&a.last_poll).elapsed().as_secs_f64());
+    }
+}
+
 fn learn_slots(a: &PerActivity, processes: usize, slots: &Arc<Semaphore>) {
     lock(&a.semaphore).get_or_insert_with(|| {
         a.slots.set(saturating_i64(processes));

@@ -19,7 +19,8 @@ use tokio_util::task::TaskTracker;
 use crate::client::Clients;
 use crate::config::{self, Config, ConfigError};
 use crate::health::{self, Health, Phase};
-use crate::metrics::Metrics;
+use crate::init::{BoxedInit, InitContext, InitHook};
+use crate::monitor::Monitor;
 use crate::poller::poll_loop;
 use crate::pool::{ActivityPool, Shared, pollers_for};
 use crate::shutdown::{Limits, Shutdown};
@@ -37,6 +38,9 @@ pub enum ServerError {
     /// Two registered activities have the same name.
     #[error("activity `{0}` is registered twice; activity names must be unique")]
     DuplicateActivity(String),
+    /// The init hook failed; the worker stopped before its first poll.
+    #[error("init failed: {0}")]
+    Init(String),
     /// The health server could not listen.
     #[error(
         "cannot start the health server on {addr}: {source}; set `healthcheck` to a free port, \
@@ -57,7 +61,7 @@ impl ServerError {
             ServerError::Config(_)
             | ServerError::NoActivities
             | ServerError::DuplicateActivity(_) => ConfigError::EXIT_CODE,
-            ServerError::HealthBind { .. } => 1,
+            ServerError::HealthBind { .. } | ServerError::Init(_) => 1,
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct ServerBuilder {
     client: Option<aws_sdk_sfn::Client>,
     health_listener: Option<std::net::TcpListener>,
     abandon_polls: bool,
+    monitor: Option<Monitor>,
+    init: Vec<BoxedInit>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -112,6 +118,7 @@ impl std::fmt::Debug for ServerBuilder {
             )
             .field("state", &self.state)
             .field("config", &self.config.is_some())
+            .field("init_hooks", &self.init.len())
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +139,46 @@ impl ServerBuilder {
     /// Shares `value` with every task ([`stefuna_core::Context::state`]), looked up by type.
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
+        self
+    }
+
+    /// Runs `hook` once inside the runtime, after the configuration is loaded and before the
+    /// first poll; the value it returns is shared state that tasks read with
+    /// `ctx.state::<T>()`. While it runs `/readyz` answers 503; when it fails the server stops
+    /// before polling with [`ServerError::Init`] (a worker binary prints one line and exits 1).
+    /// Several hooks run in the order given.
+    ///
+    /// # Example
+    /// ```no_run
+    /// use stefuna_runtime::{InitContext, Server};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Settings { db_url: String }
+    /// struct Db(String);
+    ///
+    /// async fn connect(ctx: InitContext) -> Result<Db, stefuna_runtime::ConfigError> {
+    ///     let s: Settings = ctx.worker_config()?;
+    ///     Ok(Db(s.db_url))
+    /// }
+    /// # fn activity() -> impl stefuna_core::Activity { unimplemented!() as std::sync::Arc<dyn stefuna_core::Activity> }
+    ///
+    /// # async fn run() {
+    /// Server::builder().activity(activity()).init(connect).run().await.unwrap();
+    /// # }
+    /// ```
+    pub fn init<T, H>(mut self, hook: H) -> Self
+    where
+        T: Send + Sync + 'static,
+        H: InitHook<T>,
+    {
+        self.init.push(crate::init::boxed(hook));
+        self
+    }
+
+    /// Reports health and metrics through `monitor`, which the caller may already have mounted
+    /// on its own HTTP server ([`Monitor::routes`]).
+    pub fn monitor(mut self, monitor: Monitor) -> Self {
+        self.monitor = Some(monitor);
         self
     }
 
@@ -181,8 +228,14 @@ impl ServerBuilder {
     /// Runs until the [`ServerBuilder::shutdown`] future completes and the drain ends.
     ///
     /// The configuration is the one given with [`ServerBuilder::config`], else
-    /// [`config::load_embedded`] (defaults, attributes, `stefuna.toml`, `STEFUNA_*`). Logging is
-    /// left to the caller.
+    /// [`config::load_embedded`] (defaults, attributes, `stefuna.toml`, `STEFUNA_*`; no health
+    /// port unless one of those sets `healthcheck`). Logging is left to the caller.
+    ///
+    /// **Cancel-safe.** The server runs on a task of its own. When this future is dropped (a
+    /// `tokio::select!` branch that lost, say), no new poll opens, and the tasks in flight keep
+    /// the worker's contract in the background: each is finished and answered, or failed with
+    /// `Stefuna.WorkerShutdown` when `shutdown_grace` runs out. Keep the runtime alive until they
+    /// are answered.
     pub async fn run(mut self) -> Result<(), ServerError> {
         let shutdown = Shutdown::default();
         let abandon_polls = self.abandon_polls;
@@ -202,11 +255,17 @@ impl ServerBuilder {
             None => config::load_embedded(&self.activity_defaults())?,
         };
         config.warn_legacy_keys();
-        let res = self.serve(config, shutdown).await;
-        if let Some(w) = watcher {
-            w.abort();
+        let guard = DrainOnDrop {
+            shutdown: shutdown.clone(),
+            watcher,
+        };
+        let res = tokio::spawn(self.serve(config, shutdown)).await;
+        drop(guard);
+        match res {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the stefuna server task was cancelled: {e}"),
         }
-        res
     }
 
     /// Everything between configuration and exit.
@@ -224,20 +283,48 @@ impl ServerBuilder {
         let resolved: Vec<_> = self.activities.iter().cloned().zip(settings).collect();
 
         let worker_name: Arc<str> = crate::worker::worker_name(&config.name).into();
-        let metrics = Arc::new(Metrics::default());
-        let health = Arc::new(Health::new(
-            Duration::from_secs(config.liveness_timeout),
-            metrics.clone(),
-        ));
+        let monitor = self.monitor.unwrap_or_default();
+        let health = monitor.health().clone();
+        health.set_liveness_timeout(Duration::from_secs(config.liveness_timeout));
+        health.set_phase(Phase::Starting);
+        let metrics = health.metrics.clone();
+        let watchdog = AbortOnDrop(tokio::spawn(health.clone().watchdog()));
 
         let (stop_health, health_task) = start_health(&config, self.health_listener, &health)
             .await?
             .unzip();
+        let health_server = HealthServer(stop_health, health_task);
+
+        let config = Arc::new(config);
+        let mut state = self.state;
+        for hook in self.init {
+            let ctx = InitContext::new(config.clone(), worker_name.clone());
+            tracing::info!("running the init hook");
+            let outcome = tokio::select! {
+                r = hook(ctx) => r,
+                () = shutdown.drain.cancelled() => {
+                    tracing::info!("shutdown requested while the init hook ran; not polling");
+                    health.set_phase(Phase::Stopped);
+                    health_server.stop().await;
+                    return Ok(());
+                }
+            };
+            match outcome {
+                Ok(insert) => insert(&mut state),
+                Err(e) => {
+                    let message = crate::init::one_line(e.as_ref());
+                    tracing::error!(error = %message, "the init hook failed; not polling");
+                    health.set_phase(Phase::Stopped);
+                    health_server.stop().await;
+                    return Err(ServerError::Init(message));
+                }
+            }
+        }
 
         let shared = Arc::new(Shared {
             worker_name: worker_name.clone(),
             worker_config: Arc::new(config.worker_config.clone()),
-            state: Arc::new(self.state),
+            state: Arc::new(state),
             health: health.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
@@ -328,12 +415,51 @@ impl ServerBuilder {
         }
         shutdown.exit.cancel();
         health.set_phase(Phase::Stopped);
-        if let (Some(stop), Some(task)) = (stop_health, health_task) {
+        health_server.stop().await;
+        drop(watchdog);
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}
+
+/// Drains the server when [`ServerBuilder::run`]'s future is dropped before it ends.
+struct DrainOnDrop {
+    shutdown: Shutdown,
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        if !self.shutdown.drain.is_cancelled() {
+            tracing::info!("the server's run() future was dropped: draining in the background");
+            self.shutdown.drain.cancel();
+        }
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The health server's stopper and task, when it runs.
+struct HealthServer(
+    Option<tokio::sync::oneshot::Sender<()>>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
+impl HealthServer {
+    async fn stop(self) {
+        if let (Some(stop), Some(task)) = (self.0, self.1) {
             let _ = stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
-        tracing::info!("worker stopped");
-        Ok(())
     }
 }
 

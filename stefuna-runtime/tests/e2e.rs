@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use stefuna_core::{Activity, Context, Invocation, TaskError, decode_input, encode_output};
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
-use support::{FnActivity, ROLE, Running, client, config, machine, start, within};
+use support::{FnActivity, ROLE, Running, client, config, finished, machine, start, within};
 use tokio::sync::{Notify, mpsc};
 
 async fn emulator() -> Emulator {
@@ -30,38 +30,6 @@ async fn setup(sfn: &aws_sdk_sfn::Client, name: &str, heartbeat: Option<u32>) ->
         None => serde_json::json!({}),
     };
     machine(sfn, name, task).await
-}
-
-/// How an execution ended.
-#[derive(Debug)]
-struct Ended {
-    status: ExecutionStatus,
-    output: Option<String>,
-    error: Option<String>,
-    cause: Option<String>,
-}
-
-async fn finished(sfn: &aws_sdk_sfn::Client, exec: &str) -> Ended {
-    within(Duration::from_secs(30), "the execution to end", async {
-        loop {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(exec)
-                .send()
-                .await
-                .unwrap();
-            if *d.status() != ExecutionStatus::Running {
-                return Ended {
-                    status: d.status().clone(),
-                    output: d.output().map(str::to_owned),
-                    error: d.error().map(str::to_owned),
-                    cause: d.cause().map(str::to_owned),
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    })
-    .await
 }
 
 async fn history(sfn: &aws_sdk_sfn::Client, exec: &str) -> Vec<HistoryEvent> {

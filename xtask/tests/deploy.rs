@@ -125,12 +125,13 @@ async fn deploy_example_then_redeploy_updates_and_an_execution_round_trips() {
 
     // A worker on the deployed activity completes an execution of the deployed machine.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = stefuna_runtime::Config {
-        activity_arn: Some(activity.clone()),
-        processes: 1,
-        healthcheck: 0,
-        region: Some("us-east-1".into()),
-        ..stefuna_runtime::Config::default()
+    let config = {
+        let mut c = stefuna_runtime::Config::default();
+        c.activity_arn = Some(activity.clone());
+        c.processes = 1;
+        c.healthcheck = 0;
+        c.region = Some("us-east-1".into());
+        c
     };
     let server = tokio::spawn(
         stefuna_runtime::Server::builder()

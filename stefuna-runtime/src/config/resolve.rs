@@ -83,6 +83,7 @@ impl Config {
 
     /// Forgets the settings resolved by [`super::load`], after a change such as local mode
     /// filling in ARNs.
+    #[cfg(feature = "local")]
     pub(crate) fn forget_resolved(&mut self) {
         self.resolved = None;
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use stefuna_core::{Activity, Context, Invocation, TaskError};
 use stefuna_runtime::{Config, ServerError};
@@ -215,6 +216,38 @@ pub async fn machine(
         .state_machine_arn()
         .to_owned();
     (arn, sm)
+}
+
+/// How an execution ended.
+#[derive(Debug)]
+pub struct Ended {
+    pub status: ExecutionStatus,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+pub async fn finished(sfn: &aws_sdk_sfn::Client, exec: &str) -> Ended {
+    within(Duration::from_secs(30), "the execution to end", async {
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .unwrap();
+            if *d.status() != ExecutionStatus::Running {
+                return Ended {
+                    pub status: d.status().clone(),
+                    pub output: d.output().map(str::to_owned),
+                    pub error: d.error().map(str::to_owned),
+                    pub cause: d.cause().map(str::to_owned),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
 }
 
 /// Starts an execution of `sm` with `input`; returns its ARN.
