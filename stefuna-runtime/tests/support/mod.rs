@@ -238,10 +238,10 @@ pub async fn finished(sfn: &aws_sdk_sfn::Client, exec: &str) -> Ended {
                 .unwrap();
             if *d.status() != ExecutionStatus::Running {
                 return Ended {
-                    pub status: d.status().clone(),
-                    pub output: d.output().map(str::to_owned),
-                    pub error: d.error().map(str::to_owned),
-                    pub cause: d.cause().map(str::to_owned),
+                    status: d.status().clone(),
+                    output: d.output().map(str::to_owned),
+                    error: d.error().map(str::to_owned),
+                    cause: d.cause().map(str::to_owned),
                 };
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
