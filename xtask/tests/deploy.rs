@@ -298,3 +298,87 @@ fn unreachable_endpoint_is_one_clear_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_reads_several_activities_from_the_binary_and_warns_about_heartbeats() {
+    let emu = Emulator::start().await.unwrap();
+    let url = emu.endpoint().to_owned();
+    let dir = std::env::temp_dir().join(format!("xtask-deploy-several-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("shouting.json");
+    // `Shout` and `count` match the activities `shout` and `count` whatever the case: the rules of
+    // --local --state-machine.
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": "${activity:Shout}", "HeartbeatSeconds": 30, "TimeoutSeconds": 60, "Next": "B"},
+            "B": {"Type": "Task", "Resource": "${activity:count}", "TimeoutSeconds": 60, "End": true}}}"#,
+    )
+    .unwrap();
+    let out = xtask_async(vec![
+        "deploy".into(),
+        "--example".into(),
+        "several".into(),
+        "--definition".into(),
+        def.display().to_string(),
+        "--endpoint-url".into(),
+        url.clone(),
+    ])
+    .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("--describe"), "{}", text(&out));
+    let shout = line_value(&out, "activity shout: ");
+    let count = line_value(&out, "activity count: ");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("state `A`: HeartbeatSeconds is 30 but the `shout` worker never beats"),
+        "{}",
+        text(&out)
+    );
+    let machine = line_value(&out, "state machine shouting: ");
+    let def: serde_json::Value = serde_json::from_str(
+        client(&url)
+            .describe_state_machine()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap()
+            .definition(),
+    )
+    .unwrap();
+    assert_eq!(def["States"]["A"]["Resource"], shout.as_str());
+    assert_eq!(def["States"]["B"]["Resource"], count.as_str());
+    emu.shutdown().await;
+}
+
+#[test]
+fn an_unterminated_placeholder_is_refused_before_anything_is_built() {
+    let dir = std::env::temp_dir().join(format!("xtask-deploy-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("open.json");
+    std::fs::write(
+        &def,
+        "{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Task\",\n \"Resource\": \"${activity:hello\", \"End\": true}}}",
+    )
+    .unwrap();
+    let out = xtask(&[
+        "deploy",
+        "--example",
+        "hello",
+        "--definition",
+        def.to_str().unwrap(),
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: definition: line 2 column 15: unterminated placeholder `${activity:hello`; write `${activity:NAME}` with a NAME of 1-80 letters, digits, `-` or `_`",
+        "{}",
+        text(&out)
+    );
+}
