@@ -31,7 +31,8 @@ pub struct DeployArgs {
     /// state per activity of the worker).
     #[arg(long, value_name = "FILE", required_unless_present_any = ["bin", "example", "package"])]
     pub definition: Option<PathBuf>,
-    /// State machine name (default: the definition file's name, else the worker's).
+    /// State machine name (default: the definition file's name up to its first `.`, else the
+    /// worker's).
     #[arg(long, value_name = "NAME")]
     pub state_machine: Option<String>,
     /// IAM role Step Functions assumes; required by AWS for CreateStateMachine.
@@ -114,8 +115,8 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<Option<Deployed>> {
     let default_name = args
         .definition
         .as_ref()
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
+        .and_then(|p| p.file_name())
+        .map(|s| state_machine_name(&s.to_string_lossy()))
         .or_else(|| target.name().map(str::to_owned))
         .unwrap_or_else(|| "stefuna".into());
     let sm_name = args.state_machine.clone().unwrap_or(default_name);
@@ -178,6 +179,13 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<Option<Deployed>> {
             Err(e)
         }
     }
+}
+
+/// The state machine name of a definition file: its name before the first `.`
+/// (`orders.asl.json` → `orders`).
+fn state_machine_name(file_name: &str) -> String {
+    let stem = file_name.split('.').next().unwrap_or(file_name);
+    if stem.is_empty() { file_name } else { stem }.to_owned()
 }
 
 /// The activities to create: the worker's when there is one, else the definition's
@@ -375,6 +383,13 @@ mod tests {
                "region": "us-east-1", "heartbeat": null, "processes": 2}]}"#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn definition_files_name_their_state_machine() {
+        assert_eq!(state_machine_name("orders.asl.json"), "orders");
+        assert_eq!(state_machine_name("pipeline.json"), "pipeline");
+        assert_eq!(state_machine_name(".hidden.json"), ".hidden.json");
     }
 
     #[test]
