@@ -135,17 +135,22 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<Option<Deployed>> {
             .map(|a| a.region.clone())
     });
 
+    // The ARNs as they will look: every placeholder must resolve before anything is created.
+    let r = region.clone().unwrap_or_else(|| "<region>".into());
+    let preview: Vec<(String, String)> = planned
+        .iter()
+        .map(|p| {
+            let arn = format!("arn:aws:states:{r}:<account>:activity:{}", p.sfn_name);
+            (p.name.clone(), arn)
+        })
+        .collect();
+    substitute(&text, &preview)?;
+
     if args.dry_run {
-        let r = region.clone().unwrap_or_else(|| "<region>".into());
-        let arns: Vec<(String, String)> = planned
-            .iter()
-            .map(|p| {
-                println!("would call CreateActivity name={}", p.sfn_name);
-                let arn = format!("arn:aws:states:{r}:<account>:activity:{}", p.sfn_name);
-                (p.name.clone(), arn)
-            })
-            .collect();
-        let resolved = resolve(&text, &arns, &planned)?;
+        for p in &planned {
+            println!("would call CreateActivity name={}", p.sfn_name);
+        }
+        let resolved = resolve(&text, &preview, &planned)?;
         println!("would call ValidateStateMachineDefinition");
         println!(
             "would call ListStateMachines, then UpdateStateMachine if `{sm_name}` exists, else \
@@ -215,15 +220,20 @@ fn plan(text: &str, description: Option<&Description>) -> anyhow::Result<Vec<Pla
     })
 }
 
-/// Substitutes the created ARNs (`arns`: activity name → ARN, in `planned` order) into `text`
-/// and prints the heartbeat warnings for the result.
-fn resolve(text: &str, arns: &[(String, String)], planned: &[Planned]) -> anyhow::Result<String> {
+/// `text` with each placeholder replaced by its ARN in `arns` (activity name → ARN), by the
+/// rules of [`definition::substitute`].
+fn substitute(text: &str, arns: &[(String, String)]) -> anyhow::Result<String> {
     let targets: Vec<ActivityArn<'_>> = arns
         .iter()
         .map(|(name, arn)| ActivityArn { name, arn })
         .collect();
-    let resolved =
-        definition::substitute(text, &targets).map_err(|e| anyhow!("definition: {e}"))?;
+    definition::substitute(text, &targets).map_err(|e| anyhow!("definition: {e}"))
+}
+
+/// Substitutes the created ARNs (`arns`: activity name → ARN, in `planned` order) into `text`
+/// and prints the heartbeat warnings for the result.
+fn resolve(text: &str, arns: &[(String, String)], planned: &[Planned]) -> anyhow::Result<String> {
+    let resolved = substitute(text, arns)?;
     let workers: Vec<Worker> = planned
         .iter()
         .zip(arns)

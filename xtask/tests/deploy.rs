@@ -1,5 +1,6 @@
 //! `cargo xtask deploy` against an in-process stefuna-local: deploy, redeploy (updates), dry run,
-//! the `--role-arn` rule for AWS, and an execution round trip with a worker.
+//! the `--role-arn` rule for AWS, an execution round trip with a worker, activities read from the
+//! built binary (`--describe`), and definitions refused before any call.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -381,4 +382,38 @@ fn an_unterminated_placeholder_is_refused_before_anything_is_built() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_placeholder_naming_no_hosted_activity_is_refused_before_any_call() {
+    // An endpoint nobody listens on: reaching it would fail differently.
+    let def = workspace_file("examples/state-machines/failure.asl.json");
+    let out = xtask(&[
+        "deploy",
+        "--example",
+        "several",
+        "--definition",
+        &def,
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: definition: `${activity:greet}` names no hosted activity; expected one of \
+             `shout`, `count`"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("CreateActivity"));
+}
+
+fn workspace_file(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string()
 }
