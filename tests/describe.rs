@@ -15,9 +15,15 @@ fn example_path(name: &str) -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("test binary under target/<profile>/deps");
-    profile_dir
+    let path = profile_dir
         .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "example binary {} not found; run through `cargo test`, which builds the examples",
+        path.display()
+    );
+    path
 }
 
 /// Runs `example --describe ARGS` with only `env` as its `STEFUNA_*` environment, in a
