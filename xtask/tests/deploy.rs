@@ -417,3 +417,40 @@ fn workspace_file(path: &str) -> String {
         .display()
         .to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arn_from_the_environment_is_deployed_and_a_different_account_is_pointed_out() {
+    let emu = Emulator::start().await.unwrap();
+    let url = emu.endpoint().to_owned();
+    let polled = "arn:aws:states:us-east-1:210987654321:activity:hello-prod";
+    let out = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .args(["deploy", "--example", "hello", "--endpoint-url", &url])
+                .env("NO_PROXY", "127.0.0.1,localhost")
+                .env("STEFUNA_ACTIVITY_ARN", polled)
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .output()
+                .expect("xtask runs")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // The name comes from the configured ARN; stefuna-local's account differs from it.
+    let created = line_value(&out, "activity hello-prod: ");
+    assert_eq!(
+        created,
+        "arn:aws:states:us-east-1:123456789012:activity:hello-prod"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: the worker polls {polled} for `hello`, but the activity is {created}; run it with --activity-arn {created}"
+        )),
+        "{}",
+        text(&out)
+    );
+    emu.shutdown().await;
+}
