@@ -83,6 +83,12 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace: Option<u64>,
 
+    /// Print what this binary would run (each activity's name, ARN, region, heartbeat and
+    /// processes, after every configuration layer) as JSON, and exit; nothing starts.
+    #[arg(long, conflicts_with = "local")]
+    #[serde(skip)]
+    pub describe: bool,
+
     /// Run against an in-process Step Functions emulator (no AWS account needed).
     #[arg(long)]
     #[serde(skip)]
@@ -232,6 +238,7 @@ mod tests {
             &["--local", "--input", "{not json"],
             &["--input", "{}"],
             &["--heartbeet", "3"],
+            &["--describe", "--local"],
         ] {
             let argv = std::iter::once("worker").chain(args.iter().copied());
             assert!(Cli::try_parse_from(argv).is_err(), "{args:?} was accepted");
@@ -262,6 +269,7 @@ mod tests {
             "--endpoint-url",
             "--region",
             "--shutdown-grace",
+            "--describe",
             "--local",
             "--input",
             "--input-file",

@@ -42,6 +42,11 @@
 //!   `stefuna_heartbeats_total`, ... labelled by `activity`; every series is listed in the
 //!   README's "Operating stefuna"); `/healthz` is also 503 when the runtime stops running its
 //!   watchdog task for 30 s.
+//! - **`--describe`** prints what the binary would run (each activity's name, ARN, region,
+//!   heartbeat and processes once every configuration layer is applied) as JSON and exits; see
+//!   [`describe`]. Deploy tools read workers this way.
+//! - **Definitions** name activities as `${activity:NAME}`; [`definition`] resolves them, for
+//!   `--local --state-machine` and stefuna-xtask alike.
 //! - **Logs** go to stderr, `text` or `json`, filtered by `loglevel`; each task runs in a `task`
 //!   span with the activity, worker name and the token's short hash. Tokens, inputs, outputs and
 //!   causes are never logged at info level.
@@ -49,7 +54,9 @@
 pub mod cli;
 mod client;
 pub mod config;
+pub mod definition;
 mod delivery;
+pub mod describe;
 mod health;
 mod heartbeat;
 mod init;

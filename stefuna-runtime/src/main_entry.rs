@@ -37,6 +37,9 @@ impl ServerBuilder {
                 Err(e) => return config_error(&e.to_string()),
             },
         };
+        if cli.describe {
+            return crate::describe::print(&config, &defaults);
+        }
         crate::logging::init(&config);
         config.warn_legacy_keys();
         let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 
-use crate::deploy::workspace_root;
+use crate::workspace_root;
 
 /// Arguments of `cargo xtask conformance`.
 #[derive(Args)]

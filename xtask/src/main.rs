@@ -1,7 +1,8 @@
 //! Project commands, run as `cargo xtask <command>`.
 //!
-//! - `deploy`: create the activities and the state machine of an ASL definition (or of an example).
-//! - `local`: run stefuna-local on loopback and print the endpoint to use.
+//! - `deploy`: build a worker (e.g. `--example hello`), create its activities and the state
+//!   machine of an ASL definition (stefuna-xtask, the crate any workspace uses for this).
+//! - `local`: run stefuna-local on loopback and print the endpoint to use (stefuna-xtask).
 //! - `conformance`: run the end-to-end scenarios against LocalStack.
 //! - `bench`: measure stefuna against the raw SDK and stefuna 1.0.1 on stefuna-local.
 //! - `chaos`: the full chaos run (faults, panics, bad input, killed workers).
@@ -10,10 +11,9 @@
 mod bench;
 mod chaos;
 mod conformance;
-mod deploy;
 mod fuzz;
-mod local;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,9 +28,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the activities and the state machine of a definition, or update them.
-    Deploy(deploy::DeployArgs),
+    Deploy(stefuna_xtask::DeployArgs),
     /// Run stefuna-local on 127.0.0.1 and print its endpoint.
-    Local(local::LocalArgs),
+    Local(stefuna_xtask::LocalArgs),
     /// Run the conformance scenarios against LocalStack.
     Conformance(conformance::ConformanceArgs),
     /// Measure tasks/s, CPU, memory and start-up against the raw SDK and stefuna 1.0.1.
@@ -41,6 +41,14 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
 }
 
+/// The workspace root (xtask's parent directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,8 +57,8 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Deploy(args) => deploy::run(args).await.map(|_| ()),
-            Command::Local(args) => local::run(args).await,
+            Command::Deploy(args) => stefuna_xtask::deploy::run(args).await.map(|_| ()),
+            Command::Local(args) => stefuna_xtask::local::run(args).await,
             Command::Conformance(args) => conformance::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Chaos(args) => chaos::run(args).await,

@@ -1,5 +1,6 @@
 //! `cargo xtask deploy` against an in-process stefuna-local: deploy, redeploy (updates), dry run,
-//! the `--role-arn` rule for AWS, and an execution round trip with a worker.
+//! the `--role-arn` rule for AWS, an execution round trip with a worker, activities read from the
+//! built binary (`--describe`), and definitions refused before any call.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -298,4 +299,159 @@ fn unreachable_endpoint_is_one_clear_line() {
         stderr.contains(&format!("CreateActivity: cannot reach {url}")),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_reads_several_activities_from_the_binary_and_warns_about_heartbeats() {
+    let emu = Emulator::start().await.unwrap();
+    let url = emu.endpoint().to_owned();
+    let dir = std::env::temp_dir().join(format!("xtask-deploy-several-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("shouting.json");
+    // `Shout` and `count` match the activities `shout` and `count` whatever the case: the rules of
+    // --local --state-machine.
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": "${activity:Shout}", "HeartbeatSeconds": 30, "TimeoutSeconds": 60, "Next": "B"},
+            "B": {"Type": "Task", "Resource": "${activity:count}", "TimeoutSeconds": 60, "End": true}}}"#,
+    )
+    .unwrap();
+    let out = xtask_async(vec![
+        "deploy".into(),
+        "--example".into(),
+        "several".into(),
+        "--definition".into(),
+        def.display().to_string(),
+        "--endpoint-url".into(),
+        url.clone(),
+    ])
+    .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("--describe"), "{}", text(&out));
+    let shout = line_value(&out, "activity shout: ");
+    let count = line_value(&out, "activity count: ");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("state `A`: HeartbeatSeconds is 30 but the `shout` worker never beats"),
+        "{}",
+        text(&out)
+    );
+    let machine = line_value(&out, "state machine shouting: ");
+    let def: serde_json::Value = serde_json::from_str(
+        client(&url)
+            .describe_state_machine()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap()
+            .definition(),
+    )
+    .unwrap();
+    assert_eq!(def["States"]["A"]["Resource"], shout.as_str());
+    assert_eq!(def["States"]["B"]["Resource"], count.as_str());
+    emu.shutdown().await;
+}
+
+#[test]
+fn an_unterminated_placeholder_is_refused_before_anything_is_built() {
+    let dir = std::env::temp_dir().join(format!("xtask-deploy-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let def = dir.join("open.json");
+    std::fs::write(
+        &def,
+        "{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Task\",\n \"Resource\": \"${activity:hello\", \"End\": true}}}",
+    )
+    .unwrap();
+    let out = xtask(&[
+        "deploy",
+        "--example",
+        "hello",
+        "--definition",
+        def.to_str().unwrap(),
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: definition: line 2 column 15: unterminated placeholder `${activity:hello`; write `${activity:NAME}` with a NAME of 1-80 letters, digits, `-` or `_`",
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_placeholder_naming_no_hosted_activity_is_refused_before_any_call() {
+    // An endpoint nobody listens on: reaching it would fail differently.
+    let def = workspace_file("examples/state-machines/failure.asl.json");
+    let out = xtask(&[
+        "deploy",
+        "--example",
+        "several",
+        "--definition",
+        &def,
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: definition: `${activity:greet}` names no hosted activity; expected one of \
+             `shout`, `count`"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("CreateActivity"));
+}
+
+fn workspace_file(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arn_from_the_environment_is_deployed_and_a_different_account_is_pointed_out() {
+    let emu = Emulator::start().await.unwrap();
+    let url = emu.endpoint().to_owned();
+    let polled = "arn:aws:states:us-east-1:210987654321:activity:hello-prod";
+    let out = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .args(["deploy", "--example", "hello", "--endpoint-url", &url])
+                .env("NO_PROXY", "127.0.0.1,localhost")
+                .env("STEFUNA_ACTIVITY_ARN", polled)
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .output()
+                .expect("xtask runs")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // The name comes from the configured ARN; stefuna-local's account differs from it.
+    let created = line_value(&out, "activity hello-prod: ");
+    assert_eq!(
+        created,
+        "arn:aws:states:us-east-1:123456789012:activity:hello-prod"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: the worker polls {polled} for `hello`, but the activity is {created}; run it with --activity-arn {created}"
+        )),
+        "{}",
+        text(&out)
+    );
+    emu.shutdown().await;
 }

@@ -33,7 +33,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::deploy::workspace_root;
+use crate::workspace_root;
 use endpoint::Local;
 use report::{Figures, Kind, Results};
 
