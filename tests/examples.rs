@@ -1,3 +1,4 @@
+#![cfg(feature = "local")]
 //! Runs the example binaries (built by `cargo test` into `target/<profile>/examples/`) in local
 //! mode, as a user would, and checks what they print and how they exit.
 

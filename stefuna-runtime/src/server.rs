@@ -312,8 +312,8 @@ impl ServerBuilder {
             match outcome {
                 Ok(insert) => insert(&mut state),
                 Err(e) => {
+                    // The caller reports it (run_main prints one line and exits 1).
                     let message = crate::init::one_line(e.as_ref());
-                    tracing::error!(error = %message, "the init hook failed; not polling");
                     health.set_phase(Phase::Stopped);
                     health_server.stop().await;
                     return Err(ServerError::Init(message));
