@@ -14,7 +14,7 @@
 //! # Behaviour worth knowing
 //!
 //! - **Polls.** Each activity gets `processes` slots and `pollers` pollers (default
-//!   `min(processes, 64)`, see [`pollers_for`]). A poller takes a free slot before it calls
+//!   `min(processes, 64)`). A poller takes a free slot before it calls
 //!   `GetActivityTask` and hands it to the task it receives, so a claimed task never waits and a
 //!   busy worker holds no poll open. Poll errors back off from 100 ms to 30 s with jitter.
 //! - **Timeouts.** `GetActivityTask` reads for 70 s (attempt 75 s); other calls 10 s. The SDK's own
@@ -77,6 +77,6 @@ pub use config::{ActivitySettings, Config, ConfigError};
 pub use init::{InitContext, InitError, InitHook};
 pub use main_entry::run_main;
 pub use monitor::Monitor;
-pub use pool::{DEFAULT_MAX_POLLERS, pollers_for};
+
 pub use server::{Server, ServerBuilder, ServerError};
-pub use worker::{MAX_WORKER_NAME_CHARS, worker_name};
+

@@ -17,12 +17,12 @@ use crate::shutdown::Shutdown;
 /// poll open: with fewer polls than slots, a busy worker waits a loopback/network round trip per
 /// task it could have had (`cargo xtask bench` at 64 slots: 0.75 × the raw SDK loop's tasks/s
 /// with 16 polls, 0.91 × with 64).
-pub const DEFAULT_MAX_POLLERS: usize = 64;
+pub(crate) const DEFAULT_MAX_POLLERS: usize = 64;
 
 
 /// Polls open at once for an activity: `pollers` if set, else `min(processes, 64)`; never more
 /// than `processes`, never less than one.
-pub fn pollers_for(processes: usize, pollers: Option<usize>) -> usize {
+pub(crate) fn pollers_for(processes: usize, pollers: Option<usize>) -> usize {
     pollers.unwrap_or(DEFAULT_MAX_POLLERS).min(processes).max(1)
 }
 

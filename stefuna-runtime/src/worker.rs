@@ -1,11 +1,11 @@
 //! The worker's identity: the name sent with `GetActivityTask`.
 
 /// The longest worker name Step Functions accepts.
-pub const MAX_WORKER_NAME_CHARS: usize = 80;
+pub(crate) const MAX_WORKER_NAME_CHARS: usize = 80;
 
 /// `{name}-{hostname}-{pid}`, cut to 80 characters (the limit of `GetActivityTask`'s
 /// `workerName`), on a character boundary.
-pub fn worker_name(base: &str) -> String {
+pub(crate) fn worker_name(base: &str) -> String {
     let host = gethostname::gethostname();
     compose(base, &host.to_string_lossy(), std::process::id())
 }

@@ -31,7 +31,7 @@ impl Config {
     ///
     /// Either way an `[activities.<name>]` entry (name matched without regard to case) wins over
     /// the top-level keys, and with several activities the top-level `processes` and `heartbeat`
-    /// apply to those that set none. [`load`] has already put the attribute defaults in and
+    /// apply to those that set none. [`load`](super::load) has already put the attribute defaults in and
     /// let a top-level key from a later layer (say `--heartbeat`) replace per-activity values
     /// from earlier ones. For a config built by hand, `defaults` supplies the ARN (and, with
     /// several activities, concurrency and heartbeat).
