@@ -60,8 +60,8 @@ pub use stefuna_runtime::{
 pub mod config {
     pub use stefuna_runtime::cli::Cli;
     pub use stefuna_runtime::config::{
-        ActivityConfig, ActivitySettings, Config, ConfigError, DEFAULT_FILE, ENV_PREFIX,
-        LogFormat, ServerConfig, activity_arn_region, load, load_embedded,
+        ActivityConfig, ActivitySettings, Config, ConfigError, DEFAULT_FILE, ENV_PREFIX, LogFormat,
+        ServerConfig, activity_arn_region, load, load_embedded,
     };
 }
 

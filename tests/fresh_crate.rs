@@ -231,9 +231,16 @@ async fn a_crate_outside_the_workspace_runs_the_init_and_embedded_patterns() {
         .expect("the service to listen")
         .unwrap()
         .unwrap();
-    let base = first.strip_prefix("service listening on ").unwrap().to_owned();
+    let base = first
+        .strip_prefix("service listening on ")
+        .unwrap()
+        .to_owned();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let hello = http.get(format!("{base}/hello/fresh")).send().await.unwrap();
+    let hello = http
+        .get(format!("{base}/hello/fresh"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hello.text().await.unwrap(), "hello fresh\n");
     let out = run(&sfn, &shout, r#"{"name": "fresh"}"#).await;
     assert_eq!(out["shout"], "HELLO FRESH!");

@@ -86,7 +86,10 @@ async fn embedded_service_serves_its_routes_runs_tasks_and_drains_on_sigterm() {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_owned();
 
-    assert_eq!(get(&format!("{base}/hello/Ada")).await, (200, "hello Ada\n".into()));
+    assert_eq!(
+        get(&format!("{base}/hello/Ada")).await,
+        (200, "hello Ada\n".into())
+    );
     within("readiness", async {
         while get(&format!("{base}/readyz")).await.0 != 200 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -161,7 +164,10 @@ async fn init_example_builds_its_pool_from_worker_config() {
         example_command("init")
             .args(["--local", "--healthcheck", "0"])
             .args(["--input", r#"{"order": 7}"#, "--input", r#"{"order": 8}"#])
-            .env("STEFUNA_WORKER_CONFIG__DB_URL", "postgres://orders-db/orders")
+            .env(
+                "STEFUNA_WORKER_CONFIG__DB_URL",
+                "postgres://orders-db/orders",
+            )
             .env("STEFUNA_WORKER_CONFIG__POOL_SIZE", "3")
             .output(),
     )
@@ -180,7 +186,10 @@ async fn init_example_builds_its_pool_from_worker_config() {
         assert_eq!(r["db"], "postgres://orders-db/orders");
         assert_eq!(r["pool_size"], 3);
     }
-    let mut orders: Vec<u64> = results.iter().map(|r| r["order"].as_u64().unwrap()).collect();
+    let mut orders: Vec<u64> = results
+        .iter()
+        .map(|r| r["order"].as_u64().unwrap())
+        .collect();
     orders.sort_unstable();
     assert_eq!(orders, [7, 8]);
 }
@@ -199,7 +208,10 @@ async fn a_failing_init_hook_prints_one_line_and_exits_1() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(
         errors,
         ["error: init failed: worker_config.db_url \"mysql://orders\" is not a postgres:// URL"],

@@ -181,7 +181,8 @@ impl Health {
         // With every slot busy the worker has no reason to call Step Functions: a long task
         // without heartbeats is not a dead worker.
         let should_poll = self.phase() == Phase::Polling && !self.metrics.all_slots_busy();
-        (should_poll && since_ok > self.liveness_timeout()).then_some(Unhealthy::NoSuccess(since_ok))
+        (should_poll && since_ok > self.liveness_timeout())
+            .then_some(Unhealthy::NoSuccess(since_ok))
     }
 
     /// Whether the worker takes tasks.
@@ -244,8 +245,7 @@ pub(crate) fn standalone(
 {
     use warp::Reply;
     let h = health.clone();
-    let any_get = warp::get()
-        .map(move || warp::reply::json(&h.facts()).into_response());
+    let any_get = warp::get().map(move || warp::reply::json(&h.facts()).into_response());
     routes(health)
         .or(any_get)
         .unify()

@@ -97,7 +97,10 @@ where
 
 /// A hook with its state type erased: runs, then puts its value into the shared state.
 pub(crate) type BoxedInit = Box<
-    dyn FnOnce(InitContext) -> BoxFuture<'static, Result<Box<dyn FnOnce(&mut SharedState) + Send>, InitError>>
+    dyn FnOnce(
+            InitContext,
+        )
+            -> BoxFuture<'static, Result<Box<dyn FnOnce(&mut SharedState) + Send>, InitError>>
         + Send,
 >;
 

@@ -79,4 +79,3 @@ pub use main_entry::run_main;
 pub use monitor::Monitor;
 
 pub use server::{Server, ServerBuilder, ServerError};
-

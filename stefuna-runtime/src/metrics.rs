@@ -166,16 +166,61 @@ impl Families {
     fn series(&self) -> Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> {
         let f = self;
         let mut v: Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> = vec![
-            ("tasks_started", "Tasks claimed and started", None, &f.started),
-            ("tasks_succeeded", "Tasks answered with SendTaskSuccess", None, &f.succeeded),
-            ("tasks_failed", "Tasks answered with SendTaskFailure, by error name", None, &f.failed),
+            (
+                "tasks_started",
+                "Tasks claimed and started",
+                None,
+                &f.started,
+            ),
+            (
+                "tasks_succeeded",
+                "Tasks answered with SendTaskSuccess",
+                None,
+                &f.succeeded,
+            ),
+            (
+                "tasks_failed",
+                "Tasks answered with SendTaskFailure, by error name",
+                None,
+                &f.failed,
+            ),
             ("tasks_in_flight", "Tasks running now", None, &f.in_flight),
-            ("slots", "Tasks that may run at once (processes)", None, &f.slots),
-            ("slots_free", "Slots held by neither a task nor an open poll", None, &f.slots_free),
-            ("polls_open", "GetActivityTask calls open now", None, &f.polls_open),
-            ("polls", "GetActivityTask calls that returned", None, &f.polls),
-            ("polls_empty", "GetActivityTask calls that returned no task", None, &f.polls_empty),
-            ("poll_errors", "GetActivityTask calls that failed", None, &f.poll_errors),
+            (
+                "slots",
+                "Tasks that may run at once (processes)",
+                None,
+                &f.slots,
+            ),
+            (
+                "slots_free",
+                "Slots held by neither a task nor an open poll",
+                None,
+                &f.slots_free,
+            ),
+            (
+                "polls_open",
+                "GetActivityTask calls open now",
+                None,
+                &f.polls_open,
+            ),
+            (
+                "polls",
+                "GetActivityTask calls that returned",
+                None,
+                &f.polls,
+            ),
+            (
+                "polls_empty",
+                "GetActivityTask calls that returned no task",
+                None,
+                &f.polls_empty,
+            ),
+            (
+                "poll_errors",
+                "GetActivityTask calls that failed",
+                None,
+                &f.poll_errors,
+            ),
             (
                 "poll_errors_by_code",
                 "GetActivityTask calls that failed, by error code (timeout, network, ... when the \
@@ -190,15 +235,30 @@ impl Families {
                 &f.last_poll_age,
             ),
             ("heartbeats", "Heartbeats sent", None, &f.heartbeats),
-            ("heartbeat_errors", "Heartbeats that failed", None, &f.heartbeat_errors),
-            ("tasks_lost", "Tasks whose token Step Functions no longer accepts", None, &f.lost),
+            (
+                "heartbeat_errors",
+                "Heartbeats that failed",
+                None,
+                &f.heartbeat_errors,
+            ),
+            (
+                "tasks_lost",
+                "Tasks whose token Step Functions no longer accepts",
+                None,
+                &f.lost,
+            ),
             (
                 "delivery_retries",
                 "SendTaskSuccess/SendTaskFailure calls retried",
                 None,
                 &f.delivery_retries,
             ),
-            ("delivery_dropped", "Results that could not be delivered", None, &f.delivery_dropped),
+            (
+                "delivery_dropped",
+                "Results that could not be delivered",
+                None,
+                &f.delivery_dropped,
+            ),
         ];
         if let Some(d) = &f.durations {
             v.push((
@@ -334,7 +394,8 @@ impl Metrics {
             activity: activity.to_owned(),
             code: self.codes_seen.admit(activity, code).to_owned(),
         };
-        self.exported.families
+        self.exported
+            .families
             .poll_errors_by_code
             .get_or_create(&labels)
             .inc();
@@ -436,7 +497,11 @@ impl Metrics {
 
     /// `f` of every activity, with its name.
     fn each<T>(&self, f: impl Fn(&Arc<PerActivity>) -> T) -> impl Iterator<Item = (String, T)> {
-        let map = self.exported.activities.read().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .exported
+            .activities
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<(String, T)> = map.iter().map(|(k, a)| (k.clone(), f(a))).collect();
         v.sort_by(|x, y| x.0.cmp(&y.0));
         v.into_iter()
@@ -452,7 +517,11 @@ impl Metrics {
         {
             return a.clone();
         }
-        let mut map = self.exported.activities.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .exported
+            .activities
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_owned())
             .or_insert_with(|| Arc::new(self.new_activity(name)))
             .clone()

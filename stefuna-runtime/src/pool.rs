@@ -19,7 +19,6 @@ use crate::shutdown::Shutdown;
 /// with 16 polls, 0.91 × with 64).
 pub(crate) const DEFAULT_MAX_POLLERS: usize = 64;
 
-
 /// Polls open at once for an activity: `pollers` if set, else `min(processes, 64)`; never more
 /// than `processes`, never less than one.
 pub(crate) fn pollers_for(processes: usize, pollers: Option<usize>) -> usize {

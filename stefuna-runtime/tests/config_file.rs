@@ -69,10 +69,16 @@ fn full_file_fills_every_key() {
             c.worker_config,
             serde_json::json!({"bucket": "images", "sizes": [64, 128], "limits": {"max_mb": 5}})
         );
-        assert_eq!(c.server_config.get::<String>("tag").unwrap().as_deref(), Some("blue"));
+        assert_eq!(
+            c.server_config.get::<String>("tag").unwrap().as_deref(),
+            Some("blue")
+        );
         assert_eq!(c.maxtasksperchild, Some(serde_json::json!(10)));
         let s: ActivitySettings = c.activity_settings("Resize", &resize()[0].1, true).unwrap();
-        assert_eq!(s.arn, "arn:aws:states:eu-west-1:123456789012:activity:resize");
+        assert_eq!(
+            s.arn,
+            "arn:aws:states:eu-west-1:123456789012:activity:resize"
+        );
         assert_eq!(s.region, "eu-west-1");
         assert_eq!(s.processes, 4);
         assert_eq!(s.heartbeat, Some(Duration::from_secs(30)));

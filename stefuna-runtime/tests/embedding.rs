@@ -164,9 +164,7 @@ async fn init_error_stops_the_server_before_it_polls() {
             .run(),
     )
     .await;
-    let Err(e) = res else {
-        panic!("run succeeded")
-    };
+    let Err(e) = res else { panic!("run succeeded") };
     assert!(matches!(e, ServerError::Init(_)), "{e:?}");
     assert_eq!(e.exit_code(), 1);
     let line = e.to_string();
@@ -318,7 +316,10 @@ async fn health_and_metrics_mount_on_the_host_service() {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(
         Server::builder()
-            .activity(FnActivity::new("Mounted", |input, _| async move { Ok(input) }))
+            .activity(FnActivity::new(
+                "Mounted",
+                |input, _| async move { Ok(input) },
+            ))
             .config(config(&arn, 1))
             .client(client(emu.endpoint()))
             .monitor(monitor.clone())
@@ -333,10 +334,16 @@ async fn health_and_metrics_mount_on_the_host_service() {
     let (code, body) = get(&format!("{host}/hello")).await.unwrap();
     assert_eq!((code, body.as_str()), (200, "hi"));
     let (code, _) = get(&format!("{host}/not-a-route")).await.unwrap();
-    assert_eq!(code, 404, "stefuna's routes must not answer the host's other paths");
+    assert_eq!(
+        code, 404,
+        "stefuna's routes must not answer the host's other paths"
+    );
 
     let exec = start(&sfn, &sm, "{\"x\": 1}").await;
-    assert_eq!(finished(&sfn, &exec).await.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        finished(&sfn, &exec).await.status,
+        ExecutionStatus::Succeeded
+    );
     let (_, text) = get(&format!("{host}/metrics")).await.unwrap();
     assert!(text.contains("host_hits_total 1"), "{text}");
     let line = "stefuna_tasks_succeeded_total{activity=\"Mounted\"} 1";
@@ -350,7 +357,10 @@ async fn health_and_metrics_mount_on_the_host_service() {
         }
     })
     .await;
-    assert!(text.contains("stefuna_slots{activity=\"Mounted\"} 1"), "{text}");
+    assert!(
+        text.contains("stefuna_slots{activity=\"Mounted\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("# HELP stefuna_polls Get"), "{text}");
 
     stop_tx.send(()).unwrap();

@@ -81,7 +81,9 @@ pub(super) fn config_file(cli: &Cli) -> Result<Option<PathBuf>, ConfigError> {
 
 /// The activities' attribute arguments as a layer: top-level keys for one activity,
 /// `activities.<name>` for several.
-pub(super) fn attribute_defaults(activities: &[(String, ActivityDefaults)]) -> Serialized<serde_json::Value> {
+pub(super) fn attribute_defaults(
+    activities: &[(String, ActivityDefaults)],
+) -> Serialized<serde_json::Value> {
     let table = |d: &ActivityDefaults, arn_key: &str| {
         let mut t = serde_json::Map::new();
         if let Some(arn) = &d.arn {
@@ -216,4 +218,3 @@ fn rename_alias(table: &mut Dict, path: &[&str]) -> Result<(), String> {
     }
     Ok(())
 }
-

@@ -207,7 +207,11 @@ impl Config {
         };
         // stefuna 1.0.1: "If 0, cpu_count is used" (a hand-built config may still hold 0).
         let _ = processes_src;
-        let processes = if processes == 0 { cpu_count() } else { processes };
+        let processes = if processes == 0 {
+            cpu_count()
+        } else {
+            processes
+        };
         let heartbeat = match entry.and_then(|e| e.heartbeat) {
             Some(s) => s,
             None if single => self.heartbeat,
@@ -220,7 +224,6 @@ impl Config {
             heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
         })
     }
-
 }
 
 /// The region of an activity ARN `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`, or `None`
@@ -247,4 +250,3 @@ pub fn activity_arn_region(arn: &str) -> Option<&str> {
         _ => None,
     }
 }
-

@@ -164,4 +164,3 @@ fn expected_phrase(expected: &str, actual: &Actual) -> String {
         other => other.to_owned(),
     }
 }
-

@@ -135,11 +135,7 @@ impl Config {
             );
         }
         if !self.worker_config.is_object() {
-            bad(
-                "worker_config",
-                self.worker_config.to_string(),
-                "a table",
-            );
+            bad("worker_config", self.worker_config.to_string(), "a table");
         }
         for (key, found, expected) in self.server_config.problems() {
             bad(&format!("server_config.{key}"), found, expected);
@@ -184,7 +180,11 @@ mod tests {
 
     #[test]
     fn a_bare_word_that_is_no_level_is_refused() {
-        assert!(normalize_loglevel("stefuna").unwrap_err().contains("not a level"));
+        assert!(
+            normalize_loglevel("stefuna")
+                .unwrap_err()
+                .contains("not a level")
+        );
         assert!(normalize_loglevel("verbose").is_err());
         assert!(normalize_loglevel("stefuna=loud").is_err());
         assert!(normalize_loglevel("").is_err());

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
-use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_core::{Activity, Context, Invocation, TaskError};
 use stefuna_runtime::{Config, ServerError};
 use tokio::sync::oneshot;

@@ -220,9 +220,15 @@ fn zero_processes_means_the_cpu_count() {
         let s = c.activity_settings("Hello", &hello(Some(ARN), None, None)[0].1, true);
         assert_eq!(s.unwrap().processes, cpus);
 
-        let mut c = Config::default();
-        c.processes = 0;
-        let s = c.activity_settings("Hello", &ActivityDefaults::new(Some(ARN.into()), None, None), true);
+        let c = Config {
+            processes: 0,
+            ..Config::default()
+        };
+        let s = c.activity_settings(
+            "Hello",
+            &ActivityDefaults::new(Some(ARN.into()), None, None),
+            true,
+        );
         assert_eq!(s.unwrap().processes, cpus, "a hand-built config too");
 
         let err = load_err(&cli(&["--pollers", "0"]), &[]);
@@ -242,7 +248,16 @@ fn loglevel_takes_stefuna_1_0_1_levels_and_refuses_bare_words() {
         jail.set_env("STEFUNA_LOGLEVEL", "critical");
         assert_eq!(load(&cli(&[]), &[]).unwrap().loglevel, "error");
         let err = load_err(&cli(&["--loglevel", "verbose"]), &[]);
-        assert_mentions(&err, &["`loglevel`", "\"verbose\"", "--loglevel", "`warning`", "target=level"]);
+        assert_mentions(
+            &err,
+            &[
+                "`loglevel`",
+                "\"verbose\"",
+                "--loglevel",
+                "`warning`",
+                "target=level",
+            ],
+        );
         Ok(())
     });
 }
@@ -259,10 +274,18 @@ fn server_config_own_keys_are_typed() {
         let err = load_err(&cli(&[]), &[]);
         assert_mentions(
             &err,
-            &["`server_config.lost_task_grace`", "\"soon\"", "stefuna.toml", "non-negative number"],
+            &[
+                "`server_config.lost_task_grace`",
+                "\"soon\"",
+                "stefuna.toml",
+                "non-negative number",
+            ],
         );
         assert_mentions(&err, &["`server_config.delivery_budget`", "found -1"]);
-        assert!(!err.contains("pool"), "user keys are not the server's: {err}");
+        assert!(
+            !err.contains("pool"),
+            "user keys are not the server's: {err}"
+        );
 
         jail.create_file(
             "stefuna.toml",
@@ -270,7 +293,10 @@ fn server_config_own_keys_are_typed() {
         )?;
         jail.set_env("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "4");
         let c = load(&cli(&[]), &[]).unwrap();
-        assert_eq!(c.server_config.lost_task_grace(), Duration::from_millis(1500));
+        assert_eq!(
+            c.server_config.lost_task_grace(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(c.server_config.delivery_budget(), Duration::from_secs(4));
         #[derive(serde::Deserialize)]
         struct Mine {

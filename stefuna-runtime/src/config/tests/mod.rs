@@ -327,4 +327,3 @@ fn activities_table_applies_to_a_single_activity() {
         Ok(())
     });
 }
-
