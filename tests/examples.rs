@@ -1,6 +1,6 @@
-#![cfg(feature = "local")]
 //! Runs the example binaries (built by `cargo test` into `target/<profile>/examples/`) in local
 //! mode, as a user would, and checks what they print and how they exit.
+#![cfg(feature = "local")]
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,6 +1,6 @@
-#![cfg(feature = "local")]
 //! Runs the heartbeat, several and shared_state examples (and hello with several inputs) as
 //! child processes in local mode and checks their results and exit codes.
+#![cfg(feature = "local")]
 
 use std::path::PathBuf;
 use std::process::Stdio;
