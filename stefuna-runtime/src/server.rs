@@ -160,10 +160,8 @@ impl ServerBuilder {
     ///     let s: Settings = ctx.worker_config()?;
     ///     Ok(Db(s.db_url))
     /// }
-    /// # fn activity() -> impl stefuna_core::Activity { unimplemented!() as std::sync::Arc<dyn stefuna_core::Activity> }
-    ///
-    /// # async fn run() {
-    /// Server::builder().activity(activity()).init(connect).run().await.unwrap();
+    /// # async fn run(activity: std::sync::Arc<dyn stefuna_core::Activity>) {
+    /// Server::builder().activity_arc(activity).init(connect).run().await.unwrap();
     /// # }
     /// ```
     pub fn init<T, H>(mut self, hook: H) -> Self
