@@ -10,6 +10,9 @@ use serde::Serialize;
 
 /// Flags of a stefuna worker; every configuration key can also come from `stefuna.toml` or a
 /// `STEFUNA_*` environment variable.
+///
+/// Build one with `Cli::parse()` (clap) or `Cli::default()` and set fields; the struct is
+/// `#[non_exhaustive]`, so a new flag is not a breaking change.
 #[derive(Clone, Debug, Default, Parser, Serialize)]
 #[command(
     about = "A stefuna AWS Step Functions activity worker.",
@@ -17,6 +20,7 @@ use serde::Serialize;
                   the #[stefuna::activity] arguments, stefuna.toml (or --config), STEFUNA_* \
                   environment variables (nested keys with __), then these flags."
 )]
+#[non_exhaustive]
 pub struct Cli {
     /// Config file to read instead of ./stefuna.toml (must exist).
     #[arg(long, value_name = "PATH")]
