@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::context::{Ctx, ExecCtx, parse_timestamp};
+use super::causes::{self, check_wait, seconds_path, timestamp_path};
+use super::context::{Ctx, ExecCtx};
 use super::definition::{
     Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Text, Transition, Wait,
 };
@@ -21,6 +22,8 @@ use super::template::Template;
 use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
 
 const RUNTIME: &str = "States.Runtime";
+/// How AWS's runtime causes begin, followed by `'NAME' (entered at the event id #N). `.
+const PREFIX: &str = "An error occurred while executing the state";
 /// Step Functions' limit on a state's input or output, in bytes.
 const MAX_PAYLOAD: usize = 262_144;
 
@@ -136,13 +139,22 @@ fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u6
     }
 }
 
-fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>) -> Result<String, ErrorCause> {
+/// A Fail state's error or cause; `""` when absent (AWS then leaves the field out).
+fn text(
+    t: &Option<Text>,
+    input: &Value,
+    ctx: &Ctx<'_>,
+    field: &str,
+) -> Result<String, ErrorCause> {
     let v = match t {
         None => return Ok(String::new()),
         Some(Text::Lit(s)) => return Ok(s.clone()),
         Some(Text::Path(p)) => ctx
             .resolve(p, input)
-            .ok_or_else(|| runtime(p.no_results()))?
+            .ok_or_else(|| {
+                let data = if p.is_context() { ctx.value() } else { input };
+                runtime(p.not_found(field, data))
+            })?
             .into_owned(),
         Some(Text::Call(c)) => c.eval(input, ctx)?,
     };
@@ -160,7 +172,7 @@ impl Exec {
         event_type: &'static str,
         details_key: Option<&'static str>,
         details: &impl Serialize,
-    ) {
+    ) -> u64 {
         // Plain data: serializing it cannot fail.
         let details = serde_json::to_string(details)
             .unwrap_or_else(|_| "null".to_owned())
@@ -169,7 +181,7 @@ impl Exec {
             event_type,
             details_key,
             details,
-        });
+        })
     }
 
     fn run_machine<'a>(
@@ -182,18 +194,7 @@ impl Exec {
             let mut input = input;
             loop {
                 let st = &m.states[idx];
-                let (output, next) = match self.step(st, input).await {
-                    Ok(x) => x,
-                    Err(mut e) => {
-                        if e.error == RUNTIME && !e.cause.starts_with("An error occurred") {
-                            e.cause = format!(
-                                "An error occurred while executing the state '{}'. {}",
-                                st.name, e.cause
-                            );
-                        }
-                        return Err(e);
-                    }
-                };
+                let (output, next) = self.step(st, input).await?;
                 match next {
                     Some(n) => {
                         idx = n;
@@ -206,8 +207,9 @@ impl Exec {
         .boxed()
     }
 
-    fn entered(&self, st: &State, input: &Value) -> OffsetDateTime {
-        self.record(
+    /// Records the entered event: the time entered and the event's id.
+    fn entered(&self, st: &State, input: &Value) -> (OffsetDateTime, u64) {
+        let id = self.record(
             entered_type(st),
             Some("stateEnteredEventDetails"),
             &StateIo {
@@ -218,7 +220,7 @@ impl Exec {
                 output_details: None,
             },
         );
-        self.host.now()
+        (self.host.now(), id)
     }
 
     fn exited(&self, st: &State, output: &Value) -> Result<(), ErrorCause> {
@@ -269,7 +271,26 @@ impl Exec {
         st: &State,
         raw: Value,
     ) -> Result<(Value, Option<usize>), ErrorCause> {
-        let entered = self.entered(st, &raw);
+        let (entered, id) = self.entered(st, &raw);
+        self.state_body(st, raw, entered).await.map_err(|mut e| {
+            // AWS's prefix, word for word, on the runtime errors of this state (an error
+            // from a nested state already has its own).
+            if e.error == RUNTIME && !e.cause.starts_with(PREFIX) {
+                e.cause = format!(
+                    "{PREFIX} '{}' (entered at the event id #{id}). {}",
+                    st.name, e.cause
+                );
+            }
+            e
+        })
+    }
+
+    async fn state_body(
+        &self,
+        st: &State,
+        raw: Value,
+        entered: OffsetDateTime,
+    ) -> Result<(Value, Option<usize>), ErrorCause> {
         let (output, next) = match &st.kind {
             Kind::Pass {
                 parameters,
@@ -296,7 +317,10 @@ impl Exec {
             }
             Kind::Fail { error, cause } => {
                 let ctx = Ctx::new(&self.ctx, &st.name, entered);
-                let e = ErrorCause::new(text(error, &raw, &ctx)?, text(cause, &raw, &ctx)?);
+                let e = ErrorCause::new(
+                    text(error, &raw, &ctx, "ErrorPath")?,
+                    text(cause, &raw, &ctx, "CausePath")?,
+                );
                 return Err(e);
             }
             Kind::Choice(choice) => {
@@ -384,25 +408,14 @@ impl Exec {
         let ctx = Ctx::new(&self.ctx, &st.name, entered);
         Ok(match wait {
             Wait::Seconds(s) => Duration::from_secs(*s),
-            Wait::SecondsPath(p) => {
-                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
-                let s = v.as_u64().ok_or_else(|| {
-                    runtime(format!(
-                        "the SecondsPath '{}' must select a non-negative integer, found {v}",
-                        p.text()
-                    ))
-                })?;
-                Duration::from_secs(s)
+            Wait::SecondsPath(p) => Duration::from_secs(seconds_path(p, &ctx, eff)?),
+            Wait::Timestamp(t) => {
+                check_wait(*t, self.host.now())?;
+                until(*t, self.host.now())
             }
-            Wait::Timestamp(t) => until(*t, self.host.now()),
             Wait::TimestampPath(p) => {
-                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
-                let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
-                    runtime(format!(
-                        "the TimestampPath '{}' must select an RFC 3339 timestamp, found {v}",
-                        p.text()
-                    ))
-                })?;
+                let t = timestamp_path(p, &ctx, eff)?;
+                check_wait(t, self.host.now())?;
                 until(t, self.host.now())
             }
         })
@@ -499,13 +512,7 @@ impl Exec {
         let items = match ctx.resolve(&map.items_path, &eff) {
             Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
             Some(Cow::Owned(Value::Array(a))) => a,
-            Some(other) => {
-                return Err(runtime(format!(
-                    "the ItemsPath '{}' must select an array, found {}",
-                    map.items_path.text(),
-                    other
-                )));
-            }
+            Some(other) => return Err(causes::not_an_array(&other)),
             None => return Err(runtime(map.items_path.no_results())),
         };
         let Some(sel) = &map.item_selector else {
@@ -532,7 +539,19 @@ impl Exec {
         let (inputs, max_concurrency) = {
             let ctx = Ctx::new(&self.ctx, &st.name, entered);
             let max = match &map.max_concurrency {
-                Some(m) => int(m, raw, &ctx, "MaxConcurrencyPath", 0)?,
+                Some(Int::Fixed(n)) => *n,
+                // A negative value hangs the execution on AWS (recorded:
+                // test_max_concurrency_path_negative); here it fails with the message AWS
+                // gives for a value that is not an integer.
+                Some(Int::Path(p)) => {
+                    let n = causes::int_path("MaxConcurrencyPath", p, &ctx, raw)?;
+                    u64::try_from(n).map_err(|_| {
+                        runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{n}\" which is not a valid integer: {}",
+                            p.text()
+                        ))
+                    })?
+                }
                 None => 0,
             };
             (self.map_inputs(st, map, raw, entered)?, max)

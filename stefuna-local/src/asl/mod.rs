@@ -20,6 +20,7 @@
 //!
 //! INTERFACE (shared by the `asl` module and the service; change only by agreement):
 
+mod causes;
 mod choice;
 mod context;
 mod definition;
@@ -128,8 +129,9 @@ pub trait Host: Send + Sync + 'static {
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
     /// The current time on the service's clock.
     fn now(&self) -> OffsetDateTime;
-    /// Appends an event to the execution's history.
-    fn record(&self, event: Event);
+    /// Appends an event to the execution's history; gives its event id (AWS's runtime causes
+    /// name the id of the state's entered event).
+    fn record(&self, event: Event) -> u64;
 }
 
 /// Facts about the execution, for the `$$` context object.

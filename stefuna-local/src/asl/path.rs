@@ -139,6 +139,17 @@ impl Path {
         )
     }
 
+    /// AWS's message when a path of a payload field, `ErrorPath` or `CausePath` selects nothing
+    /// in `data` (the state's input, or the context object for `$$` paths), which AWS prints as
+    /// compact JSON.
+    pub(crate) fn not_found(&self, field: &str, data: &Value) -> String {
+        format!(
+            "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+            self.text,
+            serde_json::to_string(data).unwrap_or_default()
+        )
+    }
+
     /// Selects from `root`; `None` when a definite path selects nothing. Indefinite paths
     /// (wildcards, slices) give an array of what they matched.
     pub(crate) fn select<'a>(&self, root: &'a Value) -> Option<Cow<'a, Value>> {
@@ -298,7 +309,10 @@ fn parse_segments(s: &str) -> Result<Vec<Seg>, String> {
                                 i += 1;
                                 break;
                             }
-                            if c == b'\\' && i + 1 < b.len() {
+                            // A backslash escapes the closing quote only; before anything
+                            // else it is part of the name, as AWS reads `$['Test\""Name"']`
+                            // (recorded: test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]).
+                            if c == b'\\' && b.get(i + 1) == Some(&q) {
                                 i += 1;
                             }
                             let ch = s[i..].chars().next().expect("in bounds");

@@ -107,7 +107,7 @@ impl Execution {
         event_type: &'static str,
         details_key: Option<&'static str>,
         details: Box<str>,
-    ) {
+    ) -> u64 {
         lock(&self.history).push(
             HistoryEvent {
                 timestamp: epoch(at),
@@ -116,7 +116,7 @@ impl Execution {
                 details,
             },
             false,
-        );
+        )
     }
 
     /// Tracks a scheduled task; false (and the task is aborted) if the execution has ended.
@@ -266,13 +266,13 @@ impl asl::Host for ExecHost {
         self.svc.clock.now()
     }
 
-    fn record(&self, event: asl::Event) {
+    fn record(&self, event: asl::Event) -> u64 {
         self.exec.record_text(
             self.svc.clock.now(),
             event.event_type,
             event.details_key,
             event.details,
-        );
+        )
     }
 }
 
@@ -511,10 +511,11 @@ impl Service {
             v["output"] = out.as_str().into();
             v["outputDetails"] = serde_json::json!({ "included": true });
         }
-        if let Some(err) = &st.error {
+        // An empty error or cause is absent (see `ErrorDetails`).
+        if let Some(err) = st.error.as_ref().filter(|e| !e.is_empty()) {
             v["error"] = err.as_str().into();
         }
-        if let Some(cause) = &st.cause {
+        if let Some(cause) = st.cause.as_ref().filter(|c| !c.is_empty()) {
             v["cause"] = cause.as_str().into();
         }
         drop(st);
