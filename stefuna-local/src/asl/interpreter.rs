@@ -364,8 +364,10 @@ impl Exec {
                 loop {
                     let attempt = match &st.kind {
                         Kind::Task(_) => self.task_attempt(st, &raw, entered, retry_count).await,
-                        Kind::Parallel { .. } => self.parallel_attempt(st, &raw, entered).await,
-                        _ => self.map_attempt(st, &raw, entered).await,
+                        Kind::Parallel { .. } => {
+                            self.parallel_attempt(st, &raw, entered, retry_count).await
+                        }
+                        _ => self.map_attempt(st, &raw, entered, retry_count).await,
                     };
                     let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
                         Ok(out) => break (output(&self.ctx, st, entered, out)?, Self::next_of(st)),
@@ -434,7 +436,7 @@ impl Exec {
         let token = task_token();
         let req = {
             let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
-            ctx.retry_count = retry_count;
+            ctx.retry_count = Some(retry_count);
             ctx.token = Some(&token);
             let eff = effective(&st.input_path, task.results.parameters.as_ref(), raw, &ctx)?
                 .into_owned();
@@ -463,9 +465,16 @@ impl Exec {
         };
         let result = self.host.run_activity(req).await?;
         let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
-        ctx.retry_count = retry_count;
+        ctx.retry_count = Some(retry_count);
         ctx.token = Some(&token);
         select_result(&task.results, result, &ctx)
+    }
+
+    /// The context of a state that can retry: it has `$$.State.RetryCount`.
+    fn retrying_ctx<'a>(&'a self, st: &'a State, entered: OffsetDateTime, retries: u32) -> Ctx<'a> {
+        let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+        ctx.retry_count = Some(retries);
+        ctx
     }
 
     async fn parallel_attempt(
@@ -473,12 +482,13 @@ impl Exec {
         st: &State,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Value, ErrorCause> {
         let Kind::Parallel { branches, results } = &st.kind else {
             unreachable!("parallel state")
         };
         let eff = {
-            let ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let ctx = self.retrying_ctx(st, entered, retries);
             effective(&st.input_path, results.parameters.as_ref(), raw, &ctx)?.into_owned()
         };
         self.record("ParallelStateStarted", None, &Value::Null);
@@ -489,7 +499,7 @@ impl Exec {
                 select_result(
                     results,
                     Value::Array(outs),
-                    &Ctx::new(&self.ctx, &st.name, entered),
+                    &self.retrying_ctx(st, entered, retries),
                 )
             }
             Err(e) => {
@@ -506,8 +516,9 @@ impl Exec {
         map: &MapState,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Vec<Value>, ErrorCause> {
-        let ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let ctx = self.retrying_ctx(st, entered, retries);
         let eff = st.input_path.apply(raw.clone(), &ctx)?;
         let items = match ctx.resolve(&map.items_path, &eff) {
             Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
@@ -520,7 +531,7 @@ impl Exec {
         };
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let mut ctx = self.retrying_ctx(st, entered, retries);
             ctx.map_item = Some((i, item));
             inputs.push(sel.eval(&eff, &ctx)?);
         }
@@ -532,12 +543,13 @@ impl Exec {
         st: &State,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Value, ErrorCause> {
         let Kind::Map(map) = &st.kind else {
             unreachable!("map state")
         };
         let (inputs, max_concurrency) = {
-            let ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let ctx = self.retrying_ctx(st, entered, retries);
             let max = match &map.max_concurrency {
                 Some(Int::Fixed(n)) => *n,
                 // A negative value hangs the execution on AWS (recorded:
@@ -554,7 +566,7 @@ impl Exec {
                 }
                 None => 0,
             };
-            (self.map_inputs(st, map, raw, entered)?, max)
+            (self.map_inputs(st, map, raw, entered, retries)?, max)
         };
         let n = inputs.len();
         self.record(
@@ -610,7 +622,7 @@ impl Exec {
                 outs.sort_unstable_by_key(|(i, _)| *i);
                 self.record("MapStateSucceeded", None, &Value::Null);
                 let arr = Value::Array(outs.into_iter().map(|(_, v)| v).collect());
-                select_result(&map.results, arr, &Ctx::new(&self.ctx, &st.name, entered))
+                select_result(&map.results, arr, &self.retrying_ctx(st, entered, retries))
             }
             Err(e) => {
                 self.record("MapStateFailed", None, &Value::Null);

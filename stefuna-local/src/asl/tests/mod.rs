@@ -1,6 +1,7 @@
 //! Interpreter tests with a fake [`Host`](super::Host): activities answer from a closure, sleeps
 //! return at once and are recorded, events are collected.
 
+mod aws_errors;
 mod aws_intrinsics;
 mod concurrency;
 mod errors;
