@@ -119,7 +119,10 @@ async fn activity_timeout_has_no_cause() {
         .execution_arn;
     let d = wait_done(&c, &exec).await;
     assert_eq!(d.status, ExecutionStatus::Failed);
-    assert_eq!((d.error.as_deref(), d.cause), (Some("States.Timeout"), None));
+    assert_eq!(
+        (d.error.as_deref(), d.cause),
+        (Some("States.Timeout"), None)
+    );
     let events = c
         .get_execution_history()
         .execution_arn(&exec)
@@ -201,7 +204,14 @@ async fn pass_state_context_object_matches_aws() {
     assert_eq!(keys(&out), ["Execution", "State", "StateMachine"]);
     assert_eq!(
         keys(&out["Execution"]),
-        ["Id", "Input", "Name", "RedriveCount", "RoleArn", "StartTime"]
+        [
+            "Id",
+            "Input",
+            "Name",
+            "RedriveCount",
+            "RoleArn",
+            "StartTime"
+        ]
     );
     assert_eq!(out["Execution"]["RedriveCount"], 0);
     assert_eq!(out["Execution"]["Id"], d.execution_arn.as_str());

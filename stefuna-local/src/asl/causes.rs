@@ -133,8 +133,7 @@ pub(crate) fn check_percentage(p: f64) -> Result<f64, ErrorCause> {
 
 /// A resolved `ToleratedFailureCount`: not negative.
 pub(crate) fn check_count(n: i64) -> Result<u64, ErrorCause> {
-    u64::try_from(n)
-        .map_err(|_| runtime("ToleratedFailureCount cannot be negative.".to_owned()))
+    u64::try_from(n).map_err(|_| runtime("ToleratedFailureCount cannot be negative.".to_owned()))
 }
 
 /// The items a Map state iterates over must be an array.

@@ -162,6 +162,8 @@ pub(crate) struct MapState {
     /// `MaxConcurrency` or `MaxConcurrencyPath`; 0 means no limit.
     pub(crate) max_concurrency: Option<Int>,
     pub(crate) results: Results,
+    /// Set for a Distributed Map (`ProcessorConfig.Mode` `DISTRIBUTED`).
+    pub(crate) distributed: Option<super::distributed::Distributed>,
 }
 
 /// What a state does.

@@ -51,8 +51,8 @@ struct StateIo<'a> {
 }
 
 /// One running execution.
-struct Exec {
-    host: Arc<dyn Host>,
+pub(super) struct Exec {
+    pub(super) host: Arc<dyn Host>,
     ctx: ExecCtx,
 }
 
@@ -114,7 +114,11 @@ fn effective<'v>(
     }
 }
 
-fn select_result(results: &Results, result: Value, ctx: &Ctx<'_>) -> Result<Value, ErrorCause> {
+pub(super) fn select_result(
+    results: &Results,
+    result: Value,
+    ctx: &Ctx<'_>,
+) -> Result<Value, ErrorCause> {
     match &results.result_selector {
         Some(t) => t.eval(&result, ctx),
         None => Ok(result),
@@ -140,12 +144,7 @@ fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u6
 }
 
 /// A Fail state's error or cause; `""` when absent (AWS then leaves the field out).
-fn text(
-    t: &Option<Text>,
-    input: &Value,
-    ctx: &Ctx<'_>,
-    field: &str,
-) -> Result<String, ErrorCause> {
+fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>, field: &str) -> Result<String, ErrorCause> {
     let v = match t {
         None => return Ok(String::new()),
         Some(Text::Lit(s)) => return Ok(s.clone()),
@@ -167,7 +166,7 @@ fn text(
 }
 
 impl Exec {
-    fn record(
+    pub(super) fn record(
         &self,
         event_type: &'static str,
         details_key: Option<&'static str>,
@@ -471,7 +470,12 @@ impl Exec {
     }
 
     /// The context of a state that can retry: it has `$$.State.RetryCount`.
-    fn retrying_ctx<'a>(&'a self, st: &'a State, entered: OffsetDateTime, retries: u32) -> Ctx<'a> {
+    pub(super) fn retrying_ctx<'a>(
+        &'a self,
+        st: &'a State,
+        entered: OffsetDateTime,
+        retries: u32,
+    ) -> Ctx<'a> {
         let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
         ctx.retry_count = Some(retries);
         ctx
@@ -510,7 +514,7 @@ impl Exec {
     }
 
     /// Each Map iteration's input: the items at ItemsPath, through ItemSelector if any.
-    fn map_inputs(
+    pub(super) fn map_inputs(
         &self,
         st: &State,
         map: &MapState,
@@ -538,6 +542,34 @@ impl Exec {
         Ok(inputs)
     }
 
+    /// A Map state's `MaxConcurrency` (or its path's value); 0 means no limit.
+    pub(super) fn max_concurrency(
+        &self,
+        st: &State,
+        map: &MapState,
+        raw: &Value,
+        entered: OffsetDateTime,
+        retries: u32,
+    ) -> Result<u64, ErrorCause> {
+        Ok(match &map.max_concurrency {
+            Some(Int::Fixed(n)) => *n,
+            // A negative value hangs the execution on AWS (recorded:
+            // test_max_concurrency_path_negative); here it fails with the message AWS
+            // gives for a value that is not an integer.
+            Some(Int::Path(p)) => {
+                let ctx = self.retrying_ctx(st, entered, retries);
+                let n = causes::int_path("MaxConcurrencyPath", p, &ctx, raw)?;
+                u64::try_from(n).map_err(|_| {
+                    runtime(format!(
+                        "The MaxConcurrencyPath field refers to value \"{n}\" which is not a valid integer: {}",
+                        p.text()
+                    ))
+                })?
+            }
+            None => 0,
+        })
+    }
+
     async fn map_attempt(
         &self,
         st: &State,
@@ -548,26 +580,13 @@ impl Exec {
         let Kind::Map(map) = &st.kind else {
             unreachable!("map state")
         };
-        let (inputs, max_concurrency) = {
-            let ctx = self.retrying_ctx(st, entered, retries);
-            let max = match &map.max_concurrency {
-                Some(Int::Fixed(n)) => *n,
-                // A negative value hangs the execution on AWS (recorded:
-                // test_max_concurrency_path_negative); here it fails with the message AWS
-                // gives for a value that is not an integer.
-                Some(Int::Path(p)) => {
-                    let n = causes::int_path("MaxConcurrencyPath", p, &ctx, raw)?;
-                    u64::try_from(n).map_err(|_| {
-                        runtime(format!(
-                            "The MaxConcurrencyPath field refers to value \"{n}\" which is not a valid integer: {}",
-                            p.text()
-                        ))
-                    })?
-                }
-                None => 0,
-            };
-            (self.map_inputs(st, map, raw, entered, retries)?, max)
-        };
+        if let Some(dist) = &map.distributed {
+            return self
+                .distributed_attempt(st, map, dist, raw, entered, retries)
+                .await;
+        }
+        let max_concurrency = self.max_concurrency(st, map, raw, entered, retries)?;
+        let inputs = self.map_inputs(st, map, raw, entered, retries)?;
         let n = inputs.len();
         self.record(
             "MapStateStarted",

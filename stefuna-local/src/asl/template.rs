@@ -104,12 +104,16 @@ impl Template {
                     let v = match t {
                         // AWS names the field in this case (recorded:
                         // test_invalid_jsonpath[INVALID_JSONPATH_IN_STRING_EXPR_JSONPATH]).
-                        Template::Path(p) => ctx.resolve(p, input).map(|v| v.into_owned()).ok_or_else(
-                            || {
+                        Template::Path(p) => ctx
+                            .resolve(p, input)
+                            .map(|v| v.into_owned())
+                            .ok_or_else(|| {
                                 let data = if p.is_context() { ctx.value() } else { input };
-                                ErrorCause::new("States.Runtime", p.not_found(&format!("{k}.$"), data))
-                            },
-                        )?,
+                                ErrorCause::new(
+                                    "States.Runtime",
+                                    p.not_found(&format!("{k}.$"), data),
+                                )
+                            })?,
                         t => t.eval(input, ctx)?,
                     };
                     out.insert(k.clone(), v);

@@ -93,7 +93,10 @@ fn max_concurrency_path_causes_match_aws() {
         "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
     for (v, shown) in [(json!("NoNumber"), "NoNumber"), (json!({}), "{}")] {
         assert_eq!(
-            runtime_cause(def.clone(), json!({"MaxConcurrencyValue": v, "Values": ["HelloWorld"]})),
+            runtime_cause(
+                def.clone(),
+                json!({"MaxConcurrencyValue": v, "Values": ["HelloWorld"]})
+            ),
             format!(
                 "An error occurred while executing the state 'MapState' (entered at the event id #2). The MaxConcurrencyPath field refers to value \"{shown}\" which is not a valid integer: $.MaxConcurrencyValue"
             )

@@ -101,7 +101,10 @@ fn string_to_json_edge_cases_match_aws() {
         ("true", json!(true)),
         ("\"HelloWorld\"", json!("HelloWorld")),
         ("[1, 2, \"HelloWorld\"]", json!([1, 2, "HelloWorld"])),
-        ("{\"Arg1\": 1, \"Arg2\": []}", json!({"Arg1": 1, "Arg2": []})),
+        (
+            "{\"Arg1\": 1, \"Arg2\": []}",
+            json!({"Arg1": 1, "Arg2": []}),
+        ),
     ];
     for (text, want) in cases {
         let got = pass(
