@@ -90,9 +90,7 @@ pub(crate) fn int_path(
     ctx: &Ctx<'_>,
     input: &Value,
 ) -> Result<i64, ErrorCause> {
-    let v = ctx
-        .resolve(p, input)
-        .ok_or_else(|| runtime(p.no_results()))?;
+    let v = ctx.resolve(p, input).ok_or_else(|| ctx.missing(p, input))?;
     v.as_i64().ok_or_else(|| {
         runtime(format!(
             "The {field} field refers to value \"{}\" which is not a valid integer: {}",
@@ -109,9 +107,7 @@ pub(crate) fn float_path(
     ctx: &Ctx<'_>,
     input: &Value,
 ) -> Result<f64, ErrorCause> {
-    let v = ctx
-        .resolve(p, input)
-        .ok_or_else(|| runtime(p.no_results()))?;
+    let v = ctx.resolve(p, input).ok_or_else(|| ctx.missing(p, input))?;
     v.as_f64().ok_or_else(|| {
         runtime(format!(
             "The {field} field refers to value \"{}\" which is not a valid float: {}",

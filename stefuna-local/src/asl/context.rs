@@ -87,6 +87,12 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// AWS's error for `path` selecting nothing in `input` (or in the context object).
+    pub(crate) fn missing(&self, path: &Path, input: &Value) -> super::ErrorCause {
+        let root = if path.is_context() { self.value() } else { input };
+        super::ErrorCause::new("States.Runtime", path.no_results_in(root))
+    }
+
     /// Evaluates `path` against `input`, or against the context object for `$$` paths.
     pub(crate) fn resolve<'v>(&'v self, path: &Path, input: &'v Value) -> Option<Cow<'v, Value>> {
         if path.is_context() {

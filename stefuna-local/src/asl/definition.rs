@@ -62,7 +62,7 @@ impl IoPath {
             IoPath::Path(p) => ctx
                 .resolve(p, &v)
                 .map(|x| x.into_owned())
-                .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results())),
+                .ok_or_else(|| ctx.missing(p, &v)),
         }
     }
 }

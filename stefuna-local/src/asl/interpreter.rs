@@ -103,10 +103,10 @@ fn effective<'v>(
         IoPath::Null => Cow::Owned(Value::Object(Default::default())),
         IoPath::Path(p) if p.is_context() => Cow::Owned(
             ctx.resolve(p, raw)
-                .ok_or_else(|| runtime(p.no_results()))?
+                .ok_or_else(|| ctx.missing(p, raw))?
                 .into_owned(),
         ),
-        IoPath::Path(p) => p.select(raw).ok_or_else(|| runtime(p.no_results()))?,
+        IoPath::Path(p) => p.select(raw).ok_or_else(|| ctx.missing(p, raw))?,
     };
     match parameters {
         Some(t) => Ok(Cow::Owned(t.eval(&selected, ctx)?)),
@@ -130,9 +130,7 @@ fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u6
     match s {
         Int::Fixed(n) => Ok(*n),
         Int::Path(p) => {
-            let v = ctx
-                .resolve(p, input)
-                .ok_or_else(|| runtime(p.no_results()))?;
+            let v = ctx.resolve(p, input).ok_or_else(|| ctx.missing(p, input))?;
             v.as_u64().filter(|n| *n >= min).ok_or_else(|| {
                 runtime(format!(
                     "the value of {what} at '{}' must be an integer >= {min}, found {v}",
@@ -528,7 +526,7 @@ impl Exec {
             Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
             Some(Cow::Owned(Value::Array(a))) => a,
             Some(other) => return Err(causes::not_an_array(&other)),
-            None => return Err(runtime(map.items_path.no_results())),
+            None => return Err(ctx.missing(&map.items_path, &eff)),
         };
         let Some(sel) = &map.item_selector else {
             return Ok(items);

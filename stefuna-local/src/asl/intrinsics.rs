@@ -380,7 +380,7 @@ impl Call {
                 Arg::Lit(v) => v.clone(),
                 Arg::Path(p) => ctx
                     .resolve(p, input)
-                    .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results()))?
+                    .ok_or_else(|| ctx.missing(p, input))?
                     .into_owned(),
                 Arg::Call(c) => c.eval(input, ctx)?,
             });

@@ -139,6 +139,43 @@ impl Path {
         )
     }
 
+    /// The message AWS gives when the path selects nothing in `root`: a property missing
+    /// before the last step is named with the path up to it (recorded:
+    /// `Invalid path '$.no.such.result.path' : Missing property in path $['no']`); otherwise
+    /// [`Path::no_results`].
+    pub(crate) fn no_results_in(&self, root: &Value) -> String {
+        if self.definite {
+            let mut cur = root;
+            for (i, seg) in self.segs.iter().enumerate() {
+                let next = match seg {
+                    Seg::Field(f) => cur.as_object().and_then(|o| o.get(f)),
+                    Seg::Index(n) => cur
+                        .as_array()
+                        .and_then(|a| resolve_index(*n, a.len()).map(|k| &a[k])),
+                    _ => None,
+                };
+                match next {
+                    Some(v) => cur = v,
+                    None if i + 1 < self.segs.len() && cur.is_object() => {
+                        let prefix = Path {
+                            text: String::new(),
+                            context: self.context,
+                            segs: self.segs[..=i].to_vec(),
+                            definite: true,
+                        };
+                        return format!(
+                            "Invalid path '{}' : Missing property in path {}",
+                            self.text,
+                            prefix.normalized()
+                        );
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.no_results()
+    }
+
     /// AWS's message when a path of a payload field, `ErrorPath` or `CausePath` selects nothing
     /// in `data` (the state's input, or the context object for `$$` paths), which AWS prints as
     /// compact JSON.

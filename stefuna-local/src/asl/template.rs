@@ -128,7 +128,7 @@ impl Template {
             Template::Path(p) => ctx
                 .resolve(p, input)
                 .map(|v| v.into_owned())
-                .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results())),
+                .ok_or_else(|| ctx.missing(p, input)),
             Template::Call(c) => c.eval(input, ctx),
         }
     }

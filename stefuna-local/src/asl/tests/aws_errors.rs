@@ -162,6 +162,17 @@ fn missing_paths_name_the_field_as_aws_does() {
     }
 }
 
+/// `test_catch_states_runtime`: a property missing before the path's last step.
+#[test]
+fn a_missing_inner_property_is_named_as_aws_does() {
+    let def = json!({"StartAt": "RaiseRuntime", "States": {"RaiseRuntime": {
+        "Type": "Pass", "OutputPath": "$.no.such.result.path", "End": true}}});
+    assert_eq!(
+        runtime_cause(def, json!({})),
+        "An error occurred while executing the state 'RaiseRuntime' (entered at the event id #2). Invalid path '$.no.such.result.path' : Missing property in path $['no']"
+    );
+}
+
 /// `test_map_state_...`: a Map over something that is not an array.
 #[test]
 fn map_over_a_non_array_fails_as_on_aws() {
