@@ -28,8 +28,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) exec: &'a ExecCtx,
     pub(crate) state_name: &'a str,
     pub(crate) entered_time: OffsetDateTime,
-    /// `$$.State.RetryCount`: only in the states that can retry (Task, Parallel, Map); AWS's
-    /// recorded context object of a Pass state has no `RetryCount`.
+    /// `$$.State.RetryCount`: only in the states that can retry (Task, Parallel, Map). AWS's
+    /// documentation lists `RetryCount` in every context object, but its recorded answers
+    /// disagree and win: a Pass state's has none (test_context_object `test_input_path[$$]`),
+    /// a Task's and a Map's have it (`InvokeLambdaWithRetry`, TestState of a Map).
     pub(crate) retry_count: Option<u32>,
     pub(crate) token: Option<&'a str>,
     pub(crate) map_item: Option<(usize, &'a Value)>,
