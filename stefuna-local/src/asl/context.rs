@@ -91,7 +91,11 @@ impl<'a> Ctx<'a> {
 
     /// AWS's error for `path` selecting nothing in `input` (or in the context object).
     pub(crate) fn missing(&self, path: &Path, input: &Value) -> super::ErrorCause {
-        let root = if path.is_context() { self.value() } else { input };
+        let root = if path.is_context() {
+            self.value()
+        } else {
+            input
+        };
         super::ErrorCause::new("States.Runtime", path.no_results_in(root))
     }
 
