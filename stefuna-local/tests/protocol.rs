@@ -145,6 +145,8 @@ async fn every_operation_refuses_malformed_json_without_crashing() {
         "StopExecution",
         "GetExecutionHistory",
         "DescribeStateMachineForExecution",
+        "DescribeMapRun",
+        "ListMapRuns",
     ];
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let bodies: [&[u8]; 4] = [

@@ -28,7 +28,11 @@ pub(crate) struct Ctx<'a> {
     pub(crate) exec: &'a ExecCtx,
     pub(crate) state_name: &'a str,
     pub(crate) entered_time: OffsetDateTime,
-    pub(crate) retry_count: u32,
+    /// `$$.State.RetryCount`: only in the states that can retry (Task, Parallel, Map). AWS's
+    /// documentation lists `RetryCount` in every context object, but its recorded answers
+    /// disagree and win: a Pass state's has none (test_context_object `test_input_path[$$]`),
+    /// a Task's and a Map's have it (`InvokeLambdaWithRetry`, TestState of a Map).
+    pub(crate) retry_count: Option<u32>,
     pub(crate) token: Option<&'a str>,
     pub(crate) map_item: Option<(usize, &'a Value)>,
     cell: OnceCell<Value>,
@@ -44,7 +48,7 @@ impl<'a> Ctx<'a> {
             exec,
             state_name,
             entered_time,
-            retry_count: 0,
+            retry_count: None,
             token: None,
             map_item: None,
             cell: OnceCell::new(),
@@ -61,6 +65,8 @@ impl<'a> Ctx<'a> {
                     "Input": self.exec.input,
                     "Name": info.name,
                     "RoleArn": info.role_arn,
+                    // No redrive in stefuna-local: always 0, as AWS shows before any.
+                    "RedriveCount": 0,
                     // Formatted here, not per execution: most never read `$$`.
                     "StartTime": format_time(info.start_time),
                 },
@@ -68,9 +74,11 @@ impl<'a> Ctx<'a> {
                 "State": {
                     "Name": self.state_name,
                     "EnteredTime": format_time(self.entered_time),
-                    "RetryCount": self.retry_count,
                 },
             });
+            if let Some(n) = self.retry_count {
+                v["State"]["RetryCount"] = n.into();
+            }
             if let Some(token) = self.token {
                 v["Task"] = json!({ "Token": token });
             }
@@ -79,6 +87,16 @@ impl<'a> Ctx<'a> {
             }
             v
         })
+    }
+
+    /// AWS's error for `path` selecting nothing in `input` (or in the context object).
+    pub(crate) fn missing(&self, path: &Path, input: &Value) -> super::ErrorCause {
+        let root = if path.is_context() {
+            self.value()
+        } else {
+            input
+        };
+        super::ErrorCause::new("States.Runtime", path.no_results_in(root))
     }
 
     /// Evaluates `path` against `input`, or against the context object for `$$` paths.
@@ -137,7 +155,7 @@ mod tests {
         let e = exec();
         let item = json!("v");
         let mut c = Ctx::new(&e, "S", e.info.start_time);
-        c.retry_count = 2;
+        c.retry_count = Some(2);
         c.token = Some("tok");
         c.map_item = Some((3, &item));
         let v = c.value();
@@ -149,6 +167,23 @@ mod tests {
         assert_eq!(v["Task"]["Token"], "tok");
         assert_eq!(v["Map"]["Item"]["Index"], 3);
         assert_eq!(v["Map"]["Item"]["Value"], "v");
+    }
+
+    /// The context object of a Pass state as AWS recorded it (test_context_object.snapshot.json
+    /// `test_input_path[$$]`): `RedriveCount` in Execution, no `RetryCount`, no Task or Map.
+    #[test]
+    fn pass_state_context_object_has_aws_fields() {
+        let e = exec();
+        let v = Ctx::new(&e, "TestState", e.info.start_time).value().clone();
+        assert_eq!(
+            v,
+            json!({
+                "Execution": {"Id": "arn:exec", "Input": {"in": 1}, "StartTime": "2019-03-26T20:14:13.000Z",
+                    "Name": "e1", "RoleArn": "arn:role", "RedriveCount": 0},
+                "StateMachine": {"Id": "arn:sm", "Name": "sm"},
+                "State": {"Name": "TestState", "EnteredTime": "2019-03-26T20:14:13.000Z"}
+            })
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl IoPath {
             IoPath::Path(p) => ctx
                 .resolve(p, &v)
                 .map(|x| x.into_owned())
-                .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results())),
+                .ok_or_else(|| ctx.missing(p, &v)),
         }
     }
 }
@@ -162,6 +162,8 @@ pub(crate) struct MapState {
     /// `MaxConcurrency` or `MaxConcurrencyPath`; 0 means no limit.
     pub(crate) max_concurrency: Option<Int>,
     pub(crate) results: Results,
+    /// Set for a Distributed Map (`ProcessorConfig.Mode` `DISTRIBUTED`).
+    pub(crate) distributed: Option<super::distributed::Distributed>,
 }
 
 /// What a state does.

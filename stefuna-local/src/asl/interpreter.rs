@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::context::{Ctx, ExecCtx, parse_timestamp};
+use super::causes::{self, check_wait, seconds_path, timestamp_path};
+use super::context::{Ctx, ExecCtx};
 use super::definition::{
     Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Text, Transition, Wait,
 };
@@ -21,6 +22,8 @@ use super::template::Template;
 use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
 
 const RUNTIME: &str = "States.Runtime";
+/// How AWS's runtime causes begin, followed by `'NAME' (entered at the event id #N). `.
+const PREFIX: &str = "An error occurred while executing the state";
 /// Step Functions' limit on a state's input or output, in bytes.
 const MAX_PAYLOAD: usize = 262_144;
 
@@ -48,8 +51,8 @@ struct StateIo<'a> {
 }
 
 /// One running execution.
-struct Exec {
-    host: Arc<dyn Host>,
+pub(super) struct Exec {
+    pub(super) host: Arc<dyn Host>,
     ctx: ExecCtx,
 }
 
@@ -100,10 +103,10 @@ fn effective<'v>(
         IoPath::Null => Cow::Owned(Value::Object(Default::default())),
         IoPath::Path(p) if p.is_context() => Cow::Owned(
             ctx.resolve(p, raw)
-                .ok_or_else(|| runtime(p.no_results()))?
+                .ok_or_else(|| ctx.missing(p, raw))?
                 .into_owned(),
         ),
-        IoPath::Path(p) => p.select(raw).ok_or_else(|| runtime(p.no_results()))?,
+        IoPath::Path(p) => p.select(raw).ok_or_else(|| ctx.missing(p, raw))?,
     };
     match parameters {
         Some(t) => Ok(Cow::Owned(t.eval(&selected, ctx)?)),
@@ -111,7 +114,11 @@ fn effective<'v>(
     }
 }
 
-fn select_result(results: &Results, result: Value, ctx: &Ctx<'_>) -> Result<Value, ErrorCause> {
+pub(super) fn select_result(
+    results: &Results,
+    result: Value,
+    ctx: &Ctx<'_>,
+) -> Result<Value, ErrorCause> {
     match &results.result_selector {
         Some(t) => t.eval(&result, ctx),
         None => Ok(result),
@@ -123,9 +130,7 @@ fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u6
     match s {
         Int::Fixed(n) => Ok(*n),
         Int::Path(p) => {
-            let v = ctx
-                .resolve(p, input)
-                .ok_or_else(|| runtime(p.no_results()))?;
+            let v = ctx.resolve(p, input).ok_or_else(|| ctx.missing(p, input))?;
             v.as_u64().filter(|n| *n >= min).ok_or_else(|| {
                 runtime(format!(
                     "the value of {what} at '{}' must be an integer >= {min}, found {v}",
@@ -136,13 +141,17 @@ fn int(s: &Int, input: &Value, ctx: &Ctx<'_>, what: &str, min: u64) -> Result<u6
     }
 }
 
-fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>) -> Result<String, ErrorCause> {
+/// A Fail state's error or cause; `""` when absent (AWS then leaves the field out).
+fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>, field: &str) -> Result<String, ErrorCause> {
     let v = match t {
         None => return Ok(String::new()),
         Some(Text::Lit(s)) => return Ok(s.clone()),
         Some(Text::Path(p)) => ctx
             .resolve(p, input)
-            .ok_or_else(|| runtime(p.no_results()))?
+            .ok_or_else(|| {
+                let data = if p.is_context() { ctx.value() } else { input };
+                runtime(p.not_found(field, data))
+            })?
             .into_owned(),
         Some(Text::Call(c)) => c.eval(input, ctx)?,
     };
@@ -155,12 +164,12 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>) -> Result<String, ErrorC
 }
 
 impl Exec {
-    fn record(
+    pub(super) fn record(
         &self,
         event_type: &'static str,
         details_key: Option<&'static str>,
         details: &impl Serialize,
-    ) {
+    ) -> u64 {
         // Plain data: serializing it cannot fail.
         let details = serde_json::to_string(details)
             .unwrap_or_else(|_| "null".to_owned())
@@ -169,7 +178,7 @@ impl Exec {
             event_type,
             details_key,
             details,
-        });
+        })
     }
 
     fn run_machine<'a>(
@@ -182,18 +191,7 @@ impl Exec {
             let mut input = input;
             loop {
                 let st = &m.states[idx];
-                let (output, next) = match self.step(st, input).await {
-                    Ok(x) => x,
-                    Err(mut e) => {
-                        if e.error == RUNTIME && !e.cause.starts_with("An error occurred") {
-                            e.cause = format!(
-                                "An error occurred while executing the state '{}'. {}",
-                                st.name, e.cause
-                            );
-                        }
-                        return Err(e);
-                    }
-                };
+                let (output, next) = self.step(st, input).await?;
                 match next {
                     Some(n) => {
                         idx = n;
@@ -206,8 +204,9 @@ impl Exec {
         .boxed()
     }
 
-    fn entered(&self, st: &State, input: &Value) -> OffsetDateTime {
-        self.record(
+    /// Records the entered event: the time entered and the event's id.
+    fn entered(&self, st: &State, input: &Value) -> (OffsetDateTime, u64) {
+        let id = self.record(
             entered_type(st),
             Some("stateEnteredEventDetails"),
             &StateIo {
@@ -218,7 +217,7 @@ impl Exec {
                 output_details: None,
             },
         );
-        self.host.now()
+        (self.host.now(), id)
     }
 
     fn exited(&self, st: &State, output: &Value) -> Result<(), ErrorCause> {
@@ -269,7 +268,26 @@ impl Exec {
         st: &State,
         raw: Value,
     ) -> Result<(Value, Option<usize>), ErrorCause> {
-        let entered = self.entered(st, &raw);
+        let (entered, id) = self.entered(st, &raw);
+        self.state_body(st, raw, entered).await.map_err(|mut e| {
+            // AWS's prefix, word for word, on the runtime errors of this state (an error
+            // from a nested state already has its own).
+            if e.error == RUNTIME && !e.cause.starts_with(PREFIX) {
+                e.cause = format!(
+                    "{PREFIX} '{}' (entered at the event id #{id}). {}",
+                    st.name, e.cause
+                );
+            }
+            e
+        })
+    }
+
+    async fn state_body(
+        &self,
+        st: &State,
+        raw: Value,
+        entered: OffsetDateTime,
+    ) -> Result<(Value, Option<usize>), ErrorCause> {
         let (output, next) = match &st.kind {
             Kind::Pass {
                 parameters,
@@ -296,7 +314,10 @@ impl Exec {
             }
             Kind::Fail { error, cause } => {
                 let ctx = Ctx::new(&self.ctx, &st.name, entered);
-                let e = ErrorCause::new(text(error, &raw, &ctx)?, text(cause, &raw, &ctx)?);
+                let e = ErrorCause::new(
+                    text(error, &raw, &ctx, "ErrorPath")?,
+                    text(cause, &raw, &ctx, "CausePath")?,
+                );
                 return Err(e);
             }
             Kind::Choice(choice) => {
@@ -340,8 +361,10 @@ impl Exec {
                 loop {
                     let attempt = match &st.kind {
                         Kind::Task(_) => self.task_attempt(st, &raw, entered, retry_count).await,
-                        Kind::Parallel { .. } => self.parallel_attempt(st, &raw, entered).await,
-                        _ => self.map_attempt(st, &raw, entered).await,
+                        Kind::Parallel { .. } => {
+                            self.parallel_attempt(st, &raw, entered, retry_count).await
+                        }
+                        _ => self.map_attempt(st, &raw, entered, retry_count).await,
                     };
                     let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
                         Ok(out) => break (output(&self.ctx, st, entered, out)?, Self::next_of(st)),
@@ -384,25 +407,14 @@ impl Exec {
         let ctx = Ctx::new(&self.ctx, &st.name, entered);
         Ok(match wait {
             Wait::Seconds(s) => Duration::from_secs(*s),
-            Wait::SecondsPath(p) => {
-                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
-                let s = v.as_u64().ok_or_else(|| {
-                    runtime(format!(
-                        "the SecondsPath '{}' must select a non-negative integer, found {v}",
-                        p.text()
-                    ))
-                })?;
-                Duration::from_secs(s)
+            Wait::SecondsPath(p) => Duration::from_secs(seconds_path(p, &ctx, eff)?),
+            Wait::Timestamp(t) => {
+                check_wait(*t, self.host.now())?;
+                until(*t, self.host.now())
             }
-            Wait::Timestamp(t) => until(*t, self.host.now()),
             Wait::TimestampPath(p) => {
-                let v = ctx.resolve(p, eff).ok_or_else(|| runtime(p.no_results()))?;
-                let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
-                    runtime(format!(
-                        "the TimestampPath '{}' must select an RFC 3339 timestamp, found {v}",
-                        p.text()
-                    ))
-                })?;
+                let t = timestamp_path(p, &ctx, eff)?;
+                check_wait(t, self.host.now())?;
                 until(t, self.host.now())
             }
         })
@@ -421,7 +433,7 @@ impl Exec {
         let token = task_token();
         let req = {
             let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
-            ctx.retry_count = retry_count;
+            ctx.retry_count = Some(retry_count);
             ctx.token = Some(&token);
             let eff = effective(&st.input_path, task.results.parameters.as_ref(), raw, &ctx)?
                 .into_owned();
@@ -450,9 +462,21 @@ impl Exec {
         };
         let result = self.host.run_activity(req).await?;
         let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
-        ctx.retry_count = retry_count;
+        ctx.retry_count = Some(retry_count);
         ctx.token = Some(&token);
         select_result(&task.results, result, &ctx)
+    }
+
+    /// The context of a state that can retry: it has `$$.State.RetryCount`.
+    pub(super) fn retrying_ctx<'a>(
+        &'a self,
+        st: &'a State,
+        entered: OffsetDateTime,
+        retries: u32,
+    ) -> Ctx<'a> {
+        let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+        ctx.retry_count = Some(retries);
+        ctx
     }
 
     async fn parallel_attempt(
@@ -460,12 +484,13 @@ impl Exec {
         st: &State,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Value, ErrorCause> {
         let Kind::Parallel { branches, results } = &st.kind else {
             unreachable!("parallel state")
         };
         let eff = {
-            let ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let ctx = self.retrying_ctx(st, entered, retries);
             effective(&st.input_path, results.parameters.as_ref(), raw, &ctx)?.into_owned()
         };
         self.record("ParallelStateStarted", None, &Value::Null);
@@ -476,7 +501,7 @@ impl Exec {
                 select_result(
                     results,
                     Value::Array(outs),
-                    &Ctx::new(&self.ctx, &st.name, entered),
+                    &self.retrying_ctx(st, entered, retries),
                 )
             }
             Err(e) => {
@@ -487,37 +512,60 @@ impl Exec {
     }
 
     /// Each Map iteration's input: the items at ItemsPath, through ItemSelector if any.
-    fn map_inputs(
+    pub(super) fn map_inputs(
         &self,
         st: &State,
         map: &MapState,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Vec<Value>, ErrorCause> {
-        let ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let ctx = self.retrying_ctx(st, entered, retries);
         let eff = st.input_path.apply(raw.clone(), &ctx)?;
         let items = match ctx.resolve(&map.items_path, &eff) {
             Some(Cow::Borrowed(Value::Array(a))) => a.clone(),
             Some(Cow::Owned(Value::Array(a))) => a,
-            Some(other) => {
-                return Err(runtime(format!(
-                    "the ItemsPath '{}' must select an array, found {}",
-                    map.items_path.text(),
-                    other
-                )));
-            }
-            None => return Err(runtime(map.items_path.no_results())),
+            Some(other) => return Err(causes::not_an_array(&other)),
+            None => return Err(ctx.missing(&map.items_path, &eff)),
         };
         let Some(sel) = &map.item_selector else {
             return Ok(items);
         };
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let mut ctx = self.retrying_ctx(st, entered, retries);
             ctx.map_item = Some((i, item));
             inputs.push(sel.eval(&eff, &ctx)?);
         }
         Ok(inputs)
+    }
+
+    /// A Map state's `MaxConcurrency` (or its path's value); 0 means no limit.
+    pub(super) fn max_concurrency(
+        &self,
+        st: &State,
+        map: &MapState,
+        raw: &Value,
+        entered: OffsetDateTime,
+        retries: u32,
+    ) -> Result<u64, ErrorCause> {
+        Ok(match &map.max_concurrency {
+            Some(Int::Fixed(n)) => *n,
+            // A negative value hangs the execution on AWS (recorded:
+            // test_max_concurrency_path_negative); here it fails with the message AWS
+            // gives for a value that is not an integer.
+            Some(Int::Path(p)) => {
+                let ctx = self.retrying_ctx(st, entered, retries);
+                let n = causes::int_path("MaxConcurrencyPath", p, &ctx, raw)?;
+                u64::try_from(n).map_err(|_| {
+                    runtime(format!(
+                        "The MaxConcurrencyPath field refers to value \"{n}\" which is not a valid integer: {}",
+                        p.text()
+                    ))
+                })?
+            }
+            None => 0,
+        })
     }
 
     async fn map_attempt(
@@ -525,18 +573,18 @@ impl Exec {
         st: &State,
         raw: &Value,
         entered: OffsetDateTime,
+        retries: u32,
     ) -> Result<Value, ErrorCause> {
         let Kind::Map(map) = &st.kind else {
             unreachable!("map state")
         };
-        let (inputs, max_concurrency) = {
-            let ctx = Ctx::new(&self.ctx, &st.name, entered);
-            let max = match &map.max_concurrency {
-                Some(m) => int(m, raw, &ctx, "MaxConcurrencyPath", 0)?,
-                None => 0,
-            };
-            (self.map_inputs(st, map, raw, entered)?, max)
-        };
+        if let Some(dist) = &map.distributed {
+            return self
+                .distributed_attempt(st, map, dist, raw, entered, retries)
+                .await;
+        }
+        let max_concurrency = self.max_concurrency(st, map, raw, entered, retries)?;
+        let inputs = self.map_inputs(st, map, raw, entered, retries)?;
         let n = inputs.len();
         self.record(
             "MapStateStarted",
@@ -591,7 +639,7 @@ impl Exec {
                 outs.sort_unstable_by_key(|(i, _)| *i);
                 self.record("MapStateSucceeded", None, &Value::Null);
                 let arr = Value::Array(outs.into_iter().map(|(_, v)| v).collect());
-                select_result(&map.results, arr, &Ctx::new(&self.ctx, &st.name, entered))
+                select_result(&map.results, arr, &self.retrying_ctx(st, entered, retries))
             }
             Err(e) => {
                 self.record("MapStateFailed", None, &Value::Null);

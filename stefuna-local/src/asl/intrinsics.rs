@@ -347,6 +347,19 @@ fn as_i64(call: &Call, v: &Value) -> Result<i64, ErrorCause> {
         .ok_or_else(|| fail(call, format!("expected an integer, found {v}")))
 }
 
+/// An integer, or a number rounded half up (toward positive infinity), as Java's
+/// `Math.round` rounds.
+fn as_rounded(call: &Call, v: &Value) -> Result<i64, ErrorCause> {
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    v.as_f64()
+        .map(|f| (f + 0.5).floor())
+        .filter(|f| f.is_finite() && f.abs() < 9.2e18)
+        .map(|f| f as i64)
+        .ok_or_else(|| fail(call, format!("expected an integer, found {v}")))
+}
+
 fn as_str<'v>(call: &Call, v: &'v Value) -> Result<&'v str, ErrorCause> {
     v.as_str()
         .ok_or_else(|| fail(call, format!("expected a string, found {v}")))
@@ -367,7 +380,7 @@ impl Call {
                 Arg::Lit(v) => v.clone(),
                 Arg::Path(p) => ctx
                     .resolve(p, input)
-                    .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results()))?
+                    .ok_or_else(|| ctx.missing(p, input))?
                     .into_owned(),
                 Arg::Call(c) => c.eval(input, ctx)?,
             });
@@ -384,8 +397,17 @@ impl Call {
                 };
                 Value::String(format(self, &template, &vals[1..])?)
             }
-            Func::StringToJson => serde_json::from_str(as_str(self, &vals[0])?)
-                .map_err(|e| fail(self, format!("the string is not valid JSON: {e}")))?,
+            Func::StringToJson => {
+                let text = as_str(self, &vals[0])?.trim();
+                // Recorded on AWS: an empty or blank string gives null, and `-0` gives 0 (a
+                // Java integer has no negative zero).
+                match text {
+                    "" => Value::Null,
+                    "-0" => Value::from(0),
+                    _ => serde_json::from_str(text)
+                        .map_err(|e| fail(self, format!("the string is not valid JSON: {e}")))?,
+                }
+            }
             Func::JsonToString => Value::String(vals[0].to_string()),
             Func::Array => Value::Array(vals),
             Func::ArrayPartition => {
@@ -473,7 +495,9 @@ impl Call {
                 Value::from(rng.i64(start..end))
             }
             Func::MathAdd => {
-                let (a, b) = (as_i64(self, &vals[0])?, as_i64(self, &vals[1])?);
+                // AWS rounds each argument half up, as Java's Math.round does, then adds
+                // (recorded: `1.49 + 1.5` gives 3, `-1.5 + -1.51` gives -3).
+                let (a, b) = (as_rounded(self, &vals[0])?, as_rounded(self, &vals[1])?);
                 Value::from(
                     a.checked_add(b)
                         .ok_or_else(|| fail(self, "the sum overflows"))?,
@@ -542,13 +566,7 @@ fn format(call: &Call, raw: &str, args: &[Value]) -> Result<String, ErrorCause> 
                         ),
                     )
                 })?;
-                match arg {
-                    Value::String(s) => out.push_str(s),
-                    Value::Array(_) | Value::Object(_) => {
-                        return Err(fail(call, "arrays and objects cannot be formatted"));
-                    }
-                    other => out.push_str(&other.to_string()),
-                }
+                java_text(arg, &mut out);
                 next += 1;
             }
             c => out.push(c),
@@ -564,6 +582,38 @@ fn format(call: &Call, raw: &str, args: &[Value]) -> Result<String, ErrorCause> 
         ));
     }
     Ok(out)
+}
+
+/// Writes a value the way AWS's `States.Format` prints it, Java's `toString` of the parsed
+/// JSON: strings bare, objects as `{k=v, k2=v2}`, arrays as `[a, b]` (recorded on AWS:
+/// `{"Arg1": 1, "Arg2": []}` prints as `{Arg1=1, Arg2=[]}`).
+fn java_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                java_text(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            for (i, (k, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                java_text(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

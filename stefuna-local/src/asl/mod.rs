@@ -7,7 +7,8 @@
 //! What is supported, following AWS's documented behaviour:
 //!
 //! - States: Task (activity resources only; other resources fail with `States.Runtime`), Pass,
-//!   Wait, Choice, Succeed, Fail, Parallel, Map (inline; `Iterator` or `ItemProcessor`).
+//!   Wait, Choice, Succeed, Fail, Parallel, Map (inline, or Distributed over its input as child
+//!   executions of a Map Run; `Iterator` or `ItemProcessor`).
 //! - Input/output: InputPath, Parameters/ItemSelector, ResultSelector, ResultPath, OutputPath;
 //!   `$$` context paths; JSONPath with fields, indexes, wildcards, slices and filters.
 //! - Intrinsics: every `States.*` function (Format, StringToJson, JsonToString, Array*, Base64*,
@@ -20,9 +21,11 @@
 //!
 //! INTERFACE (shared by the `asl` module and the service; change only by agreement):
 
+mod causes;
 mod choice;
 mod context;
 mod definition;
+mod distributed;
 mod dupes;
 mod fields;
 mod filter;
@@ -120,6 +123,26 @@ pub struct Event {
     pub details: Box<str>,
 }
 
+/// A Distributed Map's Map Run for the host to run: each item is the input of one child
+/// execution of `processor`.
+#[derive(Clone, Debug)]
+pub struct MapRunRequest {
+    /// The Map state's name.
+    pub state_name: String,
+    /// The Map state's `Label`, if any (part of the Map Run's ARN).
+    pub label: Option<String>,
+    /// The ItemProcessor as a state machine of its own.
+    pub processor: Arc<StateMachine>,
+    /// The child executions' inputs, in order.
+    pub items: Vec<Value>,
+    /// Most children running at once; 0 means no limit.
+    pub max_concurrency: u64,
+    /// `ToleratedFailureCount`, if set.
+    pub tolerated_failure_count: Option<u64>,
+    /// `ToleratedFailurePercentage`, if set.
+    pub tolerated_failure_percentage: Option<f64>,
+}
+
 /// What the interpreter needs from the service.
 pub trait Host: Send + Sync + 'static {
     /// Runs one activity task to its end (see [`ActivityRequest`]).
@@ -128,8 +151,22 @@ pub trait Host: Send + Sync + 'static {
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
     /// The current time on the service's clock.
     fn now(&self) -> OffsetDateTime;
-    /// Appends an event to the execution's history.
-    fn record(&self, event: Event);
+    /// Appends an event to the execution's history; gives its event id (AWS's runtime causes
+    /// name the id of the state's entered event).
+    fn record(&self, event: Event) -> u64;
+    /// Runs a Distributed Map's Map Run to its end, recording `MapRunStarted` and
+    /// `MapRunSucceeded`/`MapRunFailed`: the children's outputs in item order, or the error
+    /// that failed the Map Run. Hosts without child executions refuse it.
+    fn map_run(&self, run: MapRunRequest) -> BoxFuture<'static, Result<Vec<Value>, ErrorCause>> {
+        let cause = format!(
+            "the Distributed Map state '{}' needs child executions, which this host does not run",
+            run.state_name
+        );
+        Box::pin(std::future::ready(Err(ErrorCause::new(
+            "States.Runtime",
+            cause,
+        ))))
+    }
 }
 
 /// Facts about the execution, for the `$$` context object.

@@ -139,6 +139,54 @@ impl Path {
         )
     }
 
+    /// The message AWS gives when the path selects nothing in `root`: a property missing
+    /// before the last step is named with the path up to it (recorded:
+    /// `Invalid path '$.no.such.result.path' : Missing property in path $['no']`); otherwise
+    /// [`Path::no_results`].
+    pub(crate) fn no_results_in(&self, root: &Value) -> String {
+        if self.definite {
+            let mut cur = root;
+            for (i, seg) in self.segs.iter().enumerate() {
+                let next = match seg {
+                    Seg::Field(f) => cur.as_object().and_then(|o| o.get(f)),
+                    Seg::Index(n) => cur
+                        .as_array()
+                        .and_then(|a| resolve_index(*n, a.len()).map(|k| &a[k])),
+                    _ => None,
+                };
+                match next {
+                    Some(v) => cur = v,
+                    None if i + 1 < self.segs.len() && cur.is_object() => {
+                        let prefix = Path {
+                            text: String::new(),
+                            context: self.context,
+                            segs: self.segs[..=i].to_vec(),
+                            definite: true,
+                        };
+                        return format!(
+                            "Invalid path '{}' : Missing property in path {}",
+                            self.text,
+                            prefix.normalized()
+                        );
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.no_results()
+    }
+
+    /// AWS's message when a path of a payload field, `ErrorPath` or `CausePath` selects nothing
+    /// in `data` (the state's input, or the context object for `$$` paths), which AWS prints as
+    /// compact JSON.
+    pub(crate) fn not_found(&self, field: &str, data: &Value) -> String {
+        format!(
+            "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+            self.text,
+            serde_json::to_string(data).unwrap_or_default()
+        )
+    }
+
     /// Selects from `root`; `None` when a definite path selects nothing. Indefinite paths
     /// (wildcards, slices) give an array of what they matched.
     pub(crate) fn select<'a>(&self, root: &'a Value) -> Option<Cow<'a, Value>> {
@@ -298,7 +346,10 @@ fn parse_segments(s: &str) -> Result<Vec<Seg>, String> {
                                 i += 1;
                                 break;
                             }
-                            if c == b'\\' && i + 1 < b.len() {
+                            // A backslash escapes the closing quote only; before anything
+                            // else it is part of the name, as AWS reads `$['Test\""Name"']`
+                            // (recorded: test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]).
+                            if c == b'\\' && b.get(i + 1) == Some(&q) {
                                 i += 1;
                             }
                             let ch = s[i..].chars().next().expect("in bounds");

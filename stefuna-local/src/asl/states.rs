@@ -206,7 +206,7 @@ pub(crate) fn parse_state(
             )
         }
         "Map" => {
-            let fields = allowed(&[
+            let mut fields = allowed(&[
                 "Next",
                 "End",
                 "Iterator",
@@ -222,6 +222,7 @@ pub(crate) fn parse_state(
                 "Catch",
                 "Label",
             ]);
+            fields.extend_from_slice(super::distributed::FIELDS);
             f.only(&fields)?;
             let key = match (f.has("ItemProcessor"), f.has("Iterator")) {
                 (true, false) => "ItemProcessor",
@@ -235,17 +236,8 @@ pub(crate) fn parse_state(
             };
             let pf = Fields::new(f.get(key).expect("present"), f.at(key))?;
             pf.only(&["StartAt", "States", "Comment", "ProcessorConfig"])?;
-            if let Some(cfg) = pf.get("ProcessorConfig") {
-                let cf = Fields::new(cfg, pf.at("ProcessorConfig"))?;
-                cf.only(&["Mode", "ExecutionType"])?;
-                if !matches!(cf.str("Mode")?, None | Some("INLINE")) {
-                    return Err(schema(
-                        cf.at("Mode"),
-                        "only the INLINE Map mode is supported by stefuna-local",
-                    ));
-                }
-            }
             let processor = parse_machine(&pf, names)?;
+            let distributed = super::distributed::parse(f, &pf)?;
             if f.has("ItemSelector") && f.has("Parameters") {
                 return Err(schema(
                     f.at.clone(),
@@ -261,6 +253,7 @@ pub(crate) fn parse_state(
                 items_path: f.reference_path("ItemsPath")?.unwrap_or_else(Path::root),
                 item_selector,
                 max_concurrency: int(f, "MaxConcurrency", 0)?,
+                distributed,
                 results: Results {
                     parameters: None,
                     ..results(f)?

@@ -101,7 +101,22 @@ impl Template {
             Template::Object(parts) => {
                 let mut out = Map::new();
                 for (k, t) in parts {
-                    out.insert(k.clone(), t.eval(input, ctx)?);
+                    let v = match t {
+                        // AWS names the field in this case (recorded:
+                        // test_invalid_jsonpath[INVALID_JSONPATH_IN_STRING_EXPR_JSONPATH]).
+                        Template::Path(p) => ctx
+                            .resolve(p, input)
+                            .map(|v| v.into_owned())
+                            .ok_or_else(|| {
+                                let data = if p.is_context() { ctx.value() } else { input };
+                                ErrorCause::new(
+                                    "States.Runtime",
+                                    p.not_found(&format!("{k}.$"), data),
+                                )
+                            })?,
+                        t => t.eval(input, ctx)?,
+                    };
+                    out.insert(k.clone(), v);
                 }
                 Ok(Value::Object(out))
             }
@@ -113,7 +128,7 @@ impl Template {
             Template::Path(p) => ctx
                 .resolve(p, input)
                 .map(|v| v.into_owned())
-                .ok_or_else(|| ErrorCause::new("States.Runtime", p.no_results())),
+                .ok_or_else(|| ctx.missing(p, input)),
             Template::Call(c) => c.eval(input, ctx),
         }
     }
@@ -184,7 +199,10 @@ mod tests {
         let t = Template::compile(&json!({"x.$": "$.foo"}), "/P").unwrap();
         let err = t.eval(&json!({}), &ctx).unwrap_err();
         assert_eq!(err.error, "States.Runtime");
-        assert!(err.cause.contains("$['foo']"));
+        assert_eq!(
+            err.cause,
+            "The JSONPath '$.foo' specified for the field 'x.$' could not be found in the input '{}'"
+        );
     }
 
     #[test]

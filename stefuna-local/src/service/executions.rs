@@ -38,7 +38,7 @@ pub(crate) enum ExecStatus {
 }
 
 impl ExecStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExecStatus::Running => "RUNNING",
             ExecStatus::Succeeded => "SUCCEEDED",
@@ -76,7 +76,7 @@ pub(crate) struct Execution {
     pub(crate) machine_arn: String,
     machine_name: String,
     /// Definition and role at start (DescribeStateMachineForExecution).
-    def: Arc<MachineDef>,
+    pub(crate) def: Arc<MachineDef>,
     pub(crate) input: String,
     pub(crate) start: OffsetDateTime,
     pub(crate) clock: Clock,
@@ -86,9 +86,90 @@ pub(crate) struct Execution {
     open: Mutex<super::FastMap<String, Arc<Task>>>,
     /// Fires when StopExecution ends it.
     cancel: Notify,
+    /// The Map Run that started it, for a Distributed Map's child execution.
+    pub(crate) map_run_arn: Option<String>,
 }
 
 impl Execution {
+    /// A new running execution with its ExecutionStarted event.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn started(
+        arn: String,
+        name: String,
+        machine_arn: String,
+        machine_name: String,
+        def: Arc<MachineDef>,
+        input: String,
+        clock: &Clock,
+        map_run_arn: Option<String>,
+    ) -> Arc<Execution> {
+        let now = clock.now();
+        let exec = Arc::new(Execution {
+            arn,
+            name,
+            machine_arn,
+            machine_name,
+            def,
+            input,
+            start: now,
+            clock: clock.clone(),
+            state: Mutex::new(ExecState {
+                status: ExecStatus::Running,
+                output: None,
+                error: None,
+                cause: None,
+                stop_date: None,
+            }),
+            history: Mutex::default(),
+            open: Mutex::default(),
+            cancel: Notify::new(),
+            map_run_arn,
+        });
+        exec.record_at(
+            now,
+            "ExecutionStarted",
+            Some("executionStartedEventDetails"),
+            &StartedDetails {
+                input: &exec.input,
+                input_details: NOT_TRUNCATED,
+                role_arn: &exec.def.role_arn,
+            },
+        );
+        exec
+    }
+
+    /// Status, output, error and cause.
+    pub(crate) fn outcome(&self) -> (ExecStatus, Option<String>, Option<String>, Option<String>) {
+        let st = lock(&self.state);
+        (
+            st.status,
+            st.output.clone(),
+            st.error.clone(),
+            st.cause.clone(),
+        )
+    }
+
+    /// Ends a running execution as aborted (its parent stopped or failed); false if it had
+    /// ended already.
+    pub(crate) fn abort(&self) -> bool {
+        let ended = self
+            .end(
+                ExecStatus::Aborted,
+                None,
+                None,
+                None,
+                "ExecutionAborted",
+                "executionAbortedEventDetails",
+                "{}".into(),
+                TaskStatus::Aborted,
+            )
+            .is_some();
+        if ended {
+            self.cancel.notify_one();
+        }
+        ended
+    }
+
     /// Appends a (non-terminal) event.
     pub(crate) fn record_at(
         &self,
@@ -107,7 +188,7 @@ impl Execution {
         event_type: &'static str,
         details_key: Option<&'static str>,
         details: Box<str>,
-    ) {
+    ) -> u64 {
         lock(&self.history).push(
             HistoryEvent {
                 timestamp: epoch(at),
@@ -116,7 +197,7 @@ impl Execution {
                 details,
             },
             false,
-        );
+        )
     }
 
     /// Tracks a scheduled task; false (and the task is aborted) if the execution has ended.
@@ -266,13 +347,24 @@ impl asl::Host for ExecHost {
         self.svc.clock.now()
     }
 
-    fn record(&self, event: asl::Event) {
+    fn map_run(
+        &self,
+        run: asl::MapRunRequest,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<Value>, ErrorCause>> {
+        Box::pin(super::map_runs::run(
+            self.svc.clone(),
+            self.exec.clone(),
+            run,
+        ))
+    }
+
+    fn record(&self, event: asl::Event) -> u64 {
         self.exec.record_text(
             self.svc.clock.now(),
             event.event_type,
             event.details_key,
             event.details,
-        );
+        )
     }
 }
 
@@ -293,7 +385,8 @@ struct ArnInput {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListInput {
-    state_machine_arn: String,
+    state_machine_arn: Option<String>,
+    map_run_arn: Option<String>,
     status_filter: Option<String>,
     max_results: Option<i64>,
     next_token: Option<String>,
@@ -318,6 +411,8 @@ struct Summary<'a> {
     start_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_arn: Option<&'a str>,
 }
 
 fn summary(e: &Execution) -> Summary<'_> {
@@ -329,6 +424,7 @@ fn summary(e: &Execution) -> Summary<'_> {
         status: st.status.as_str(),
         start_date: epoch(e.start),
         stop_date: st.stop_date,
+        map_run_arn: e.map_run_arn.as_deref(),
     }
 }
 
@@ -375,7 +471,6 @@ impl Service {
         })?;
         let exec_arn = execution_arn(&machine.region, &machine.name, &name);
         let def = super::read(&machine.def).clone();
-        let now = self.clock.now();
         let exec = {
             let mut map = write(&self.executions);
             if let Some(existing) = map.get(&exec_arn) {
@@ -393,40 +488,20 @@ impl Service {
                     ),
                 ));
             }
-            let exec = Arc::new(Execution {
-                arn: exec_arn.clone(),
+            let exec = Execution::started(
+                exec_arn.clone(),
                 name,
-                machine_arn: machine.arn.clone(),
-                machine_name: machine.name.clone(),
-                def: def.clone(),
-                input: text,
-                start: now,
-                clock: self.clock.clone(),
-                state: Mutex::new(ExecState {
-                    status: ExecStatus::Running,
-                    output: None,
-                    error: None,
-                    cause: None,
-                    stop_date: None,
-                }),
-                history: Mutex::default(),
-                open: Mutex::default(),
-                cancel: Notify::new(),
-            });
+                machine.arn.clone(),
+                machine.name.clone(),
+                def.clone(),
+                text,
+                &self.clock,
+                None,
+            );
             map.insert(exec_arn, exec.clone());
             exec
         };
         lock(&machine.executions).push(exec.clone());
-        exec.record_at(
-            now,
-            "ExecutionStarted",
-            Some("executionStartedEventDetails"),
-            &StartedDetails {
-                input: &exec.input,
-                input_details: NOT_TRUNCATED,
-                role_arn: &exec.def.role_arn,
-            },
-        );
         self.spawn_execution(exec.clone(), def.parsed.clone(), value);
         reply(&serde_json::json!({
             "executionArn": exec.arn,
@@ -441,6 +516,16 @@ impl Service {
         sm: Arc<StateMachine>,
         input: Value,
     ) {
+        tokio::spawn(self.drive(exec, sm, input));
+    }
+
+    /// Runs an execution to its end (success, failure, timeout, stop or the service closing).
+    pub(crate) fn drive(
+        self: &Arc<Self>,
+        exec: Arc<Execution>,
+        sm: Arc<StateMachine>,
+        input: Value,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let info = ExecutionInfo {
             id: exec.arn.clone(),
             name: exec.name.clone(),
@@ -457,7 +542,7 @@ impl Service {
         let clock = self.clock.clone();
         let timeout = sm.timeout_seconds();
         let panic = self.panics_in("Execution");
-        tokio::spawn(async move {
+        async move {
             // A panic in the interpreter fails the execution rather than leaving it RUNNING.
             let run = AssertUnwindSafe(async move {
                 if panic {
@@ -488,7 +573,7 @@ impl Service {
                 () = exec.cancel.notified() => {}
                 _ = closing.wait_for(|c| *c) => {}
             }
-        });
+        }
     }
 
     pub(super) fn describe_execution(&self, call: Call<'_>) -> ApiResult {
@@ -507,14 +592,18 @@ impl Service {
         if let Some(stop) = st.stop_date {
             v["stopDate"] = stop.into();
         }
+        if let Some(m) = &e.map_run_arn {
+            v["mapRunArn"] = m.as_str().into();
+        }
         if let Some(out) = &st.output {
             v["output"] = out.as_str().into();
             v["outputDetails"] = serde_json::json!({ "included": true });
         }
-        if let Some(err) = &st.error {
+        // An empty error or cause is absent (see `ErrorDetails`).
+        if let Some(err) = st.error.as_ref().filter(|e| !e.is_empty()) {
             v["error"] = err.as_str().into();
         }
-        if let Some(cause) = &st.cause {
+        if let Some(cause) = st.cause.as_ref().filter(|c| !c.is_empty()) {
             v["cause"] = cause.as_str().into();
         }
         drop(st);
@@ -523,7 +612,23 @@ impl Service {
 
     pub(super) fn list_executions(&self, call: Call<'_>) -> ApiResult {
         let input: ListInput = call.input()?;
-        let machine = self.machine(&input.state_machine_arn)?;
+        // One of the two: a state machine's executions, or a Map Run's children.
+        let (machine, run);
+        let all = match (&input.state_machine_arn, &input.map_run_arn) {
+            (Some(arn), None) => {
+                machine = self.machine(arn)?;
+                lock(&machine.executions)
+            }
+            (None, Some(arn)) => {
+                run = self.map_run(arn)?;
+                lock(&run.children)
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "ListExecutions takes exactly one of stateMachineArn and mapRunArn",
+                ));
+            }
+        };
         let filter = input
             .status_filter
             .as_deref()
@@ -538,7 +643,6 @@ impl Service {
         let size = paging::page_size(input.max_results)?;
         // Scanned in place (no copy of the list): a statusFilter over many finished
         // executions is a walk over the whole list.
-        let all = lock(&machine.executions);
         // Newest first; the token is the index (from the oldest) to continue below, so
         // executions started meanwhile do not shift pages.
         let upper = paging::position(input.next_token.as_deref())?

@@ -27,12 +27,14 @@ pub(crate) struct History {
 
 impl History {
     /// Appends an event unless the history is closed; `terminal` closes it.
-    pub(crate) fn push(&mut self, event: HistoryEvent, terminal: bool) {
-        if self.closed {
-            return;
+    /// Appends an event; gives its id (1-based, as AWS numbers events; after the history is
+    /// closed, the id it would have had).
+    pub(crate) fn push(&mut self, event: HistoryEvent, terminal: bool) -> u64 {
+        if !self.closed {
+            self.closed = terminal;
+            self.events.push(event);
         }
-        self.closed = terminal;
-        self.events.push(event);
+        self.events.len() as u64
     }
 }
 
@@ -58,9 +60,14 @@ pub(crate) struct NotTruncated {
 pub(crate) const NOT_TRUNCATED: NotTruncated = NotTruncated { truncated: false };
 
 /// `error` and `cause` (ActivityFailed, ExecutionFailed, ...TimedOut, ...ScheduleFailed).
+/// An empty one is absent, and AWS leaves it out: a Fail state without `Error` or `Cause`, a
+/// SendTaskFailure without them, a timeout (recorded: `"executionFailedEventDetails": {}`
+/// after a failed Map, `{"error": "States.Timeout"}` after ActivityTimedOut).
 #[derive(Serialize)]
 pub(crate) struct ErrorDetails<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub(crate) error: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub(crate) cause: &'a str,
 }
 

@@ -8,6 +8,7 @@ mod executions;
 mod history;
 mod host;
 mod machines;
+mod map_runs;
 mod paging;
 mod tasks;
 
@@ -92,6 +93,8 @@ pub(crate) struct Service {
     pub(crate) machines: RwLock<FastMap<String, Arc<Machine>>>,
     pub(crate) executions: RwLock<FastMap<String, Arc<Execution>>>,
     pub(crate) tasks: Mutex<FastMap<String, Arc<Task>>>,
+    /// Distributed Map runs, by ARN.
+    pub(crate) map_runs: RwLock<FastMap<String, Arc<map_runs::MapRun>>>,
     /// Creation order for listings.
     seq: std::sync::atomic::AtomicU64,
     /// Flips to true when the service stops: pollers answer `{}` and executions end.
@@ -146,6 +149,7 @@ impl Service {
             machines: RwLock::default(),
             executions: RwLock::default(),
             tasks: Mutex::default(),
+            map_runs: RwLock::default(),
             seq: Default::default(),
             closing,
         })
@@ -193,6 +197,8 @@ impl Service {
             "StopExecution" => self.stop_execution(call),
             "GetExecutionHistory" => self.get_execution_history(call),
             "DescribeStateMachineForExecution" => self.describe_state_machine_for_execution(call),
+            "DescribeMapRun" => self.describe_map_run(call),
+            "ListMapRuns" => self.list_map_runs(call),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!(
@@ -225,6 +231,8 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "StopExecution",
     "GetExecutionHistory",
     "DescribeStateMachineForExecution",
+    "DescribeMapRun",
+    "ListMapRuns",
 ];
 
 /// Serializes an answer.

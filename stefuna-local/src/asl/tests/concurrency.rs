@@ -47,8 +47,10 @@ impl Host for GatedHost {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH
     }
-    fn record(&self, event: Event) {
-        self.events.lock().unwrap().push(event.into());
+    fn record(&self, event: Event) -> u64 {
+        let mut events = self.events.lock().unwrap();
+        events.push(event.into());
+        events.len() as u64 + 1
     }
 }
 

@@ -139,8 +139,9 @@ fn runtime_errors_are_neither_retried_nor_caught() {
     assert_eq!(err.error, "States.Runtime");
     assert!(err.cause.contains("state 'T'"), "{}", err.cause);
     assert!(
-        err.cause
-            .contains("Invalid path '$.foo' : No results for path: $['foo']"),
+        err.cause.contains(
+            "The JSONPath '$.foo' specified for the field 'x.$' could not be found in the input '{}'"
+        ),
         "{}",
         err.cause
     );

@@ -1,6 +1,8 @@
 //! Interpreter tests with a fake [`Host`](super::Host): activities answer from a closure, sleeps
 //! return at once and are recorded, events are collected.
 
+mod aws_errors;
+mod aws_intrinsics;
 mod concurrency;
 mod errors;
 mod flow;
@@ -111,8 +113,11 @@ impl Host for FakeHost {
         self.now
     }
 
-    fn record(&self, event: Event) {
-        self.events.lock().unwrap().push(event.into());
+    fn record(&self, event: Event) -> u64 {
+        let mut events = self.events.lock().unwrap();
+        events.push(event.into());
+        // The host's own ExecutionStarted is event 1.
+        events.len() as u64 + 1
     }
 }
 
