@@ -2,29 +2,14 @@
 //! `target/<profile>/examples/`): one activity, several, and ARNs from the environment, with
 //! nothing started.
 
+mod support;
+
+use support::example_path;
+
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-
-fn example_path(name: &str) -> PathBuf {
-    // current_exe is target/<profile>/deps/<test>-<hash>; examples sit in target/<profile>/examples.
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary under target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "example binary {} not found; run through `cargo test`, which builds the examples",
-        path.display()
-    );
-    path
-}
 
 /// Runs `example --describe ARGS` with only `env` as its `STEFUNA_*` environment, in a
 /// directory without a stefuna.toml.

@@ -2,7 +2,10 @@
 //! mode, as a user would, and checks what they print and how they exit.
 #![cfg(feature = "local")]
 
-use std::path::PathBuf;
+mod support;
+
+use support::example_path;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -15,24 +18,6 @@ struct Run {
     code: Option<i32>,
     stdout: String,
     stderr: String,
-}
-
-fn example_path(name: &str) -> PathBuf {
-    // current_exe is target/<profile>/deps/examples-<hash>; examples sit in target/<profile>/examples.
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary under target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "example binary {} not found; run through `cargo test`, which builds the examples",
-        path.display()
-    );
-    path
 }
 
 async fn run_example(name: &str, args: &[&str]) -> Run {

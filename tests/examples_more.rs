@@ -2,7 +2,10 @@
 //! child processes in local mode and checks their results and exit codes.
 #![cfg(feature = "local")]
 
-use std::path::PathBuf;
+mod support;
+
+use support::example_path;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -37,18 +40,6 @@ impl Run {
             })
             .collect()
     }
-}
-
-fn example_path(name: &str) -> PathBuf {
-    // current_exe is target/<profile>/deps/<test>-<hash>; examples sit in target/<profile>/examples.
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary under target/<profile>/deps");
-    profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 async fn run_example(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {

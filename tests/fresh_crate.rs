@@ -6,10 +6,12 @@
 //! The crate gets this repository's Cargo.lock and builds offline into this workspace's target
 //! directory, so only its own code and stefuna's crates compile.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_sdk_sfn::types::ExecutionStatus;
+use support::{clean_command, machine, sfn, sigterm_and_wait, succeeded};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const INIT: &str = include_str!("../examples/init.rs");
@@ -72,100 +74,14 @@ fn write_crate(dir: &Path) {
     std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 }
 
-fn sfn(endpoint: &str) -> aws_sdk_sfn::Client {
-    let conf = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .build();
-    aws_sdk_sfn::Client::from_conf(conf)
-}
-
-/// Creates activity `name` and a one-Task machine for it; returns the machine's ARN.
-async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> String {
-    let arn = sfn.create_activity().name(name).send().await.unwrap();
-    let definition = serde_json::json!({
-        "StartAt": "T",
-        "States": {"T": {"Type": "Task", "Resource": arn.activity_arn(), "End": true}}
-    });
-    sfn.create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn("arn:aws:iam::123456789012:role/test")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned()
-}
-
-/// Runs one execution of `sm` with `input` to its end; returns the output of a success.
-async fn run(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> serde_json::Value {
-    let exec = sfn
-        .start_execution()
-        .state_machine_arn(sm)
-        .input(input)
-        .send()
-        .await
-        .unwrap();
-    let d = tokio::time::timeout(TIMEOUT, async {
-        loop {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(exec.execution_arn())
-                .send()
-                .await
-                .unwrap();
-            if *d.status() != ExecutionStatus::Running {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    })
-    .await
-    .expect("the execution to end");
-    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
-    serde_json::from_str(d.output().unwrap()).unwrap()
-}
-
-/// A built binary of the fresh crate, against `endpoint`, with a clean environment.
+/// A built binary of the fresh crate, against `endpoint`.
 fn binary(name: &str, endpoint: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(target_dir().join("debug").join(name));
+    let mut cmd = clean_command(target_dir().join("debug").join(name));
     cmd.env("STEFUNA_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("AWS_ENDPOINT_URL_SFN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("STEFUNA_") {
-            cmd.env_remove(key);
-        }
-    }
+        .stderr(std::process::Stdio::null());
     cmd
-}
-
-async fn sigterm_and_wait(child: &mut tokio::process::Child) -> Option<i32> {
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    tokio::time::timeout(TIMEOUT, child.wait())
-        .await
-        .expect("the binary to exit")
-        .unwrap()
-        .code()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,19 +124,19 @@ async fn a_crate_outside_the_workspace_runs_the_init_and_embedded_patterns() {
     let sfn = sfn(emu.endpoint());
 
     // The init pattern: the pool comes from worker_config through the hook.
-    let lookup = machine(&sfn, "lookup").await;
+    let (_, lookup) = machine(&sfn, "lookup").await;
     let mut init = binary("fresh-init", emu.endpoint())
         .args(["--healthcheck", "0"])
         .env("STEFUNA_WORKER_CONFIG__DB_URL", "postgres://fresh/db")
         .spawn()
         .unwrap();
-    let out = run(&sfn, &lookup, r#"{"order": 42}"#).await;
+    let out = succeeded(&sfn, &lookup, r#"{"order": 42}"#).await;
     assert_eq!(out["db"], "postgres://fresh/db");
     assert_eq!(out["order"], 42);
     assert_eq!(sigterm_and_wait(&mut init).await, Some(0));
 
     // The embedded pattern: the service's route and stefuna's on one port.
-    let shout = machine(&sfn, "shout").await;
+    let (_, shout) = machine(&sfn, "shout").await;
     let mut embedded = binary("fresh-embedded", emu.endpoint())
         .env("PORT", "0")
         .spawn()
@@ -242,20 +158,20 @@ async fn a_crate_outside_the_workspace_runs_the_init_and_embedded_patterns() {
         .await
         .unwrap();
     assert_eq!(hello.text().await.unwrap(), "hello fresh\n");
-    let out = run(&sfn, &shout, r#"{"name": "fresh"}"#).await;
+    let out = succeeded(&sfn, &shout, r#"{"name": "fresh"}"#).await;
     assert_eq!(out["shout"], "HELLO FRESH!");
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     assert_eq!(sigterm_and_wait(&mut embedded).await, Some(0));
 
     // anyhow::Result and raw Json.
-    let cached = machine(&sfn, "cached").await;
+    let (_, cached) = machine(&sfn, "cached").await;
     let mut worker = binary("fresh-anyhow", emu.endpoint())
         .args(["--healthcheck", "0"])
         .spawn()
         .unwrap();
     assert_eq!(
-        run(&sfn, &cached, r#"{"k": 1}"#).await,
+        succeeded(&sfn, &cached, r#"{"k": 1}"#).await,
         serde_json::json!({"cached": true})
     );
     assert_eq!(sigterm_and_wait(&mut worker).await, Some(0));

@@ -6,24 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_sfn::types::ExecutionStatus;
-use support::example_command;
+use support::{example_command, machine, sfn, sigterm_and_wait, succeeded};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A hung example fails the test instead of hanging it.
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn sfn(endpoint: &str) -> aws_sdk_sfn::Client {
-    let conf = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .build();
-    aws_sdk_sfn::Client::from_conf(conf)
-}
 
 async fn get(url: &str) -> (u16, String) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -45,29 +32,8 @@ async fn embedded_service_serves_its_routes_runs_tasks_and_drains_on_sigterm() {
         .await
         .unwrap();
     let sfn = sfn(emu.endpoint());
-    let arn = sfn
-        .create_activity()
-        .name("shout")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
+    let (arn, sm) = machine(&sfn, "shout").await;
     assert_eq!(arn, "arn:aws:states:us-east-1:123456789012:activity:shout");
-    let definition = serde_json::json!({
-        "StartAt": "Shout",
-        "States": {"Shout": {"Type": "Task", "Resource": arn, "End": true}}
-    });
-    let sm = sfn
-        .create_state_machine()
-        .name("embedded")
-        .role_arn("arn:aws:iam::123456789012:role/test")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
 
     let mut child = example_command("embedded")
         .env("PORT", "0")
@@ -96,35 +62,9 @@ async fn embedded_service_serves_its_routes_runs_tasks_and_drains_on_sigterm() {
         }
     })
     .await;
-    let mut execs = Vec::new();
     for name in ["ada", "grace", "linus"] {
-        let exec = sfn
-            .start_execution()
-            .state_machine_arn(&sm)
-            .input(serde_json::json!({"name": name}).to_string())
-            .send()
-            .await
-            .unwrap();
-        execs.push((name, exec.execution_arn().to_owned()));
-    }
-    for (name, exec) in &execs {
-        let d = within("the execution", async {
-            loop {
-                let d = sfn
-                    .describe_execution()
-                    .execution_arn(exec)
-                    .send()
-                    .await
-                    .unwrap();
-                if *d.status() != ExecutionStatus::Running {
-                    return d;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        })
-        .await;
-        assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
-        let out: serde_json::Value = serde_json::from_str(d.output().unwrap()).unwrap();
+        let input = serde_json::json!({"name": name}).to_string();
+        let out = succeeded(&sfn, &sm, &input).await;
         assert_eq!(out["shout"], format!("HELLO {}!", name.to_uppercase()));
     }
     let (code, metrics) = get(&format!("{base}/metrics")).await;
@@ -135,14 +75,7 @@ async fn embedded_service_serves_its_routes_runs_tasks_and_drains_on_sigterm() {
         "{metrics}"
     );
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = within("the service to exit", child.wait()).await.unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(sigterm_and_wait(&mut child).await, Some(0));
     assert!(
         reqwest::Client::builder()
             .no_proxy()

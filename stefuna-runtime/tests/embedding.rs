@@ -10,7 +10,9 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_local::Emulator;
 use stefuna_runtime::{InitContext, Monitor, Server, ServerError};
-use support::{FnActivity, client, config, finished, get, machine, start, within};
+use support::{
+    FnActivity, claimed, client, config, finished, get, machine, start, until_status, within,
+};
 use tokio::sync::{Notify, mpsc, oneshot};
 use warp::Filter;
 
@@ -27,21 +29,6 @@ fn health_listener() -> (std::net::TcpListener, String) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     (l, url)
-}
-
-/// Polls `url` until it answers `code`.
-async fn until_status(url: &str, code: u16) -> String {
-    within(Duration::from_secs(20), url, async {
-        loop {
-            if let Ok((c, body)) = get(url).await
-                && c == code
-            {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
 }
 
 /// Waits until nothing listens at `url` any more: the server behind it has returned.
@@ -112,22 +99,13 @@ async fn init_hook_state_reaches_tasks_and_readiness_waits_for_it() {
     assert!(body.contains("starting"), "{body}");
     let exec = start(&sfn, &sm, "\"order-7\"").await;
     tokio::time::sleep(Duration::from_millis(300)).await; // not a sync point: nothing may happen
-    let events = sfn
-        .get_execution_history()
-        .execution_arn(&exec)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        events
-            .events()
-            .iter()
-            .all(|e| e.activity_started_event_details().is_none()),
+        !claimed(&sfn, &exec).await,
         "a task was claimed before the init hook finished"
     );
 
     gate_tx.send(()).unwrap();
-    until_status(&format!("{health}/readyz"), 200).await;
+    until_status(&format!("{health}/readyz"), 200, Duration::from_secs(20)).await;
     let ended = finished(&sfn, &exec).await;
     assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
     let out: serde_json::Value = serde_json::from_str(ended.output.as_deref().unwrap()).unwrap();
@@ -172,17 +150,8 @@ async fn init_error_stops_the_server_before_it_polls() {
         line,
         "init failed: cannot reach postgres://orders:5432 after 3 tries"
     );
-    let events = sfn
-        .get_execution_history()
-        .execution_arn(&exec)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        events
-            .events()
-            .iter()
-            .all(|e| e.activity_started_event_details().is_none()),
+        !claimed(&sfn, &exec).await,
         "a task was claimed although init failed"
     );
 }
@@ -225,24 +194,15 @@ async fn dropping_run_drains_in_flight_tasks() {
     // The run() future is gone. Both slots are busy, so no poll was open when it was dropped,
     // and none may open from now on.
     let third = start(&sfn, &sm, "{\"n\": 3}").await;
-    until_status(&format!("{health}/readyz"), 503).await;
+    until_status(&format!("{health}/readyz"), 503, Duration::from_secs(20)).await;
     release.notify_waiters();
     for exec in [&first, &second] {
         let ended = finished(&sfn, exec).await;
         assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
     }
     until_gone(&format!("{health}/")).await;
-    let events = sfn
-        .get_execution_history()
-        .execution_arn(&third)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        events
-            .events()
-            .iter()
-            .all(|e| e.activity_started_event_details().is_none()),
+        !claimed(&sfn, &third).await,
         "a poll opened after run() was dropped"
     );
     assert!(started_rx.try_recv().is_err());
@@ -328,7 +288,7 @@ async fn health_and_metrics_mount_on_the_host_service() {
             })
             .run(),
     );
-    until_status(&format!("{host}/readyz"), 200).await;
+    until_status(&format!("{host}/readyz"), 200, Duration::from_secs(20)).await;
     assert!(monitor.is_ready() && monitor.is_live());
     assert_eq!(get(&format!("{host}/healthz")).await.unwrap().0, 200);
     let (code, body) = get(&format!("{host}/hello")).await.unwrap();

@@ -13,7 +13,7 @@ use stefuna_core::{TaskError, decode_input};
 use stefuna_local::Emulator;
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, client, config, get, machine, within};
+use support::{FnActivity, Running, client, config, get, machine, until_status, within};
 
 /// The series of a Prometheus text scrape, `name{labels}` → value.
 fn parse(text: &str) -> HashMap<String, f64> {
@@ -57,21 +57,6 @@ async fn scrape_until(
 
 fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
     m.get(series).copied().unwrap_or(0.0)
-}
-
-/// Waits until `url` answers `code` (at most `limit`); returns the body.
-async fn until_status(url: &str, code: u16, limit: Duration) -> String {
-    within(limit, &format!("{url} to answer {code}"), async {
-        loop {
-            if let Ok((c, body)) = get(url).await
-                && c == code
-            {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
 }
 
 async fn run_to_end(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> ExecutionStatus {

@@ -175,7 +175,7 @@ async fn config_errors_exit_2_before_anything_starts() {
     let fake = FakeSfn::start().await;
     let out = Command::new(worker_binary(&[]))
         .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
-        .args(["--processes", "0", "--healthcheck", "0"])
+        .args(["--pollers", "0", "--healthcheck", "0"])
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -186,7 +186,7 @@ async fn config_errors_exit_2_before_anything_starts() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("`processes`") && stderr.contains("--processes"),
+        stderr.contains("`pollers`") && stderr.contains("--pollers"),
         "{stderr}"
     );
     assert_eq!(fake.calls("GetActivityTask"), 0, "nothing started");

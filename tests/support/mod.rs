@@ -24,10 +24,15 @@ pub fn example_path(name: &str) -> PathBuf {
     path
 }
 
-/// A command for example `name` with a clean environment: no `STEFUNA_*` or AWS endpoint
-/// variables from the caller, loopback without a proxy, output piped.
+/// A command for example `name`, with [`clean_command`]'s environment.
 pub fn example_command(name: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(example_path(name));
+    clean_command(example_path(name))
+}
+
+/// A command for `program` with a clean environment: no `STEFUNA_*` or AWS endpoint variables
+/// from the caller, loopback without a proxy, output piped, killed when dropped.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
@@ -44,4 +49,90 @@ pub fn example_command(name: &str) -> tokio::process::Command {
         }
     }
     cmd
+}
+
+/// An SDK client for a loopback endpoint, with static test credentials.
+pub fn sfn(endpoint: &str) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::Config::builder()
+        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// Creates activity `name` and a one-Task state machine for it; returns both ARNs.
+pub async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
+    let arn = sfn
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let definition = serde_json::json!({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": arn, "End": true}}
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name(format!("{name}-machine"))
+        .role_arn("arn:aws:iam::123456789012:role/test")
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    (arn, sm)
+}
+
+/// Starts an execution of `sm` with `input`, waits (at most 60 s) until it ends, and returns
+/// the output of a success (panics on any other status).
+pub async fn succeeded(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> serde_json::Value {
+    use aws_sdk_sfn::types::ExecutionStatus;
+    let exec = sfn
+        .start_execution()
+        .state_machine_arn(sm)
+        .input(input)
+        .send()
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            if *d.status() != ExecutionStatus::Running {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("the execution to end within 60 s");
+    assert_eq!(*ended.status(), ExecutionStatus::Succeeded, "{ended:?}");
+    serde_json::from_str(ended.output().unwrap()).unwrap()
+}
+
+/// Sends SIGTERM to `child` and waits (at most 60 s) for its exit code.
+pub async fn sigterm_and_wait(child: &mut tokio::process::Child) -> Option<i32> {
+    let pid = child.id().expect("the child is running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+    tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("the child to exit within 60 s after SIGTERM")
+        .unwrap()
+        .code()
 }

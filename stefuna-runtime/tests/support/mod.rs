@@ -218,6 +218,33 @@ pub async fn machine(
     (arn, sm)
 }
 
+/// Waits until `url` answers `code` (at most `limit`); returns the body.
+pub async fn until_status(url: &str, code: u16, limit: Duration) -> String {
+    within(limit, &format!("{url} to answer {code}"), async {
+        loop {
+            if let Ok((c, body)) = get(url).await
+                && c == code
+            {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// Whether a worker claimed a task of `exec` (an `ActivityStarted` event in its history).
+pub async fn claimed(sfn: &aws_sdk_sfn::Client, exec: &str) -> bool {
+    sfn.get_execution_history()
+        .execution_arn(exec)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .any(|e| e.activity_started_event_details().is_some())
+}
+
 /// How an execution ended.
 #[derive(Debug)]
 pub struct Ended {
