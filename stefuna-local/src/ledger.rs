@@ -40,6 +40,8 @@ pub type FaultCounts = BTreeMap<(FaultKind, String), u64>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenAnswers {
+    /// The execution the task belongs to.
+    pub execution_arn: String,
     /// `SendTaskSuccess` / `SendTaskFailure` calls naming this token that reached the service
     /// (requests refused by an injected fault before handling are not counted).
     pub received: u32,

@@ -254,8 +254,21 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Listens again on the proxy's port; another process may have taken it while it was down,
+    /// so binding is retried for a while before giving up.
     async fn up(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("port {} stays taken: {e}", self.port),
+            }
+        };
         let upstream = self.upstream;
         self.running = Some(tokio::spawn(async move {
             // Dropped with the task: aborts every connection.
@@ -292,6 +305,17 @@ async fn idle_during(worker: &Worker, window: Duration) -> (Duration, f64) {
     (cpu1 - cpu0, errors1 - errors0)
 }
 
+/// One line per outage that `cargo xtask chaos` reads: `outage-cpu: WHEN CPU_SECONDS
+/// WINDOW_SECONDS POLL_ERRORS`.
+fn report_outage(when: &str, cpu: Duration, errors: f64, window: Duration) {
+    println!(
+        "outage-cpu: {} {:.3} {:.3} {errors}",
+        when.replace(' ', "-"),
+        cpu.as_secs_f64(),
+        window.as_secs_f64()
+    );
+}
+
 #[tokio::test]
 async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_losing_tasks() {
     let emu = Emulator::builder()
@@ -320,11 +344,11 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
     );
-    // A hot loop would burn a whole core for the whole window and fail thousands of polls.
-    let (max_cpu, max_errors) = (window / 10, 20.0 + 2.0 * window.as_secs_f64());
+    // A hot loop would fail thousands of polls. Its CPU time is printed for `cargo xtask
+    // chaos`, which holds it to a bound: a time is for a benchmark, not a test assertion.
+    let max_errors = 20.0 + 2.0 * window.as_secs_f64();
     let (cpu, errors) = idle_during(&worker, window).await;
-    println!("down at start: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    report_outage("at start", cpu, errors, window);
     assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     worker
         .wait_log(Duration::from_secs(5), "a poll error", |l| {
@@ -350,8 +374,7 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
         during.push(start(&sfn, &sm, &format!(r#"{{"n": {n}}}"#)).await);
     }
     let (cpu, errors) = idle_during(&worker, window).await;
-    println!("down mid-run: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    report_outage("mid-run", cpu, errors, window);
     assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     for exec in &during {
         let d = sfn
@@ -617,6 +640,78 @@ async fn a_result_failing_transiently_is_delivered_once_it_recovers() {
     let succeeded = "stefuna_tasks_succeeded_total{activity=\"Flaky\"}";
     assert_eq!(server.metric(succeeded).await, 1.0);
     server.stop().await.unwrap();
+    emu.shutdown().await;
+}
+
+/// A result whose first attempt landed but whose answer was lost: the retry meets a closed token
+/// (`TaskDoesNotExist`). The worker counts it as delivered (succeeded or failed as it was),
+/// neither a dropped delivery nor a lost task, and sends nothing more.
+#[tokio::test]
+async fn a_retry_meeting_a_closed_token_after_a_lost_answer_counts_as_delivered() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .faults(Faults {
+            lose_answer: vec![
+                ("SendTaskSuccess".to_owned(), 1.0),
+                ("SendTaskFailure".to_owned(), 1.0),
+            ],
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    let (arn, sm) = machine(&sfn, "lost", serde_json::json!({})).await;
+    let activity = FnActivity::new("Lost", |input, _ctx| async move {
+        if input.contains("fail") {
+            Err(stefuna_core::TaskError::new("Job.Failed", "as asked"))
+        } else {
+            Ok(input)
+        }
+    });
+    let server = Running::start(
+        Server::builder().activity(activity).config(config(&arn, 2)),
+        emu.endpoint(),
+    )
+    .await;
+    let ok = start(&sfn, &sm, r#"{"job": "ok"}"#).await;
+    let failed = start(&sfn, &sm, r#"{"job": "fail"}"#).await;
+    assert_eq!(*ended(&sfn, &ok).await.status(), ExecutionStatus::Succeeded);
+    let f = ended(&sfn, &failed).await;
+    assert_eq!(*f.status(), ExecutionStatus::Failed);
+    assert_eq!(f.error(), Some("Job.Failed"));
+    // Both deliveries have ended once the retries were answered.
+    let retries = "stefuna_delivery_retries_total{activity=\"Lost\"}";
+    let finished = "stefuna_tasks_in_flight{activity=\"Lost\"}";
+    within(Duration::from_secs(30), "both deliveries to end", async {
+        while server.metric(retries).await < 2.0 || server.metric(finished).await > 0.0 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    for (series, want) in [
+        ("stefuna_tasks_succeeded_total{activity=\"Lost\"}", 1.0),
+        (
+            "stefuna_tasks_failed_total{activity=\"Lost\",error=\"Job.Failed\"}",
+            1.0,
+        ),
+        ("stefuna_delivery_dropped_total{activity=\"Lost\"}", 0.0),
+        ("stefuna_tasks_lost_total{activity=\"Lost\"}", 0.0),
+        (retries, 2.0),
+    ] {
+        assert_eq!(server.metric(series).await, want, "{series}");
+    }
+    server.stop().await.unwrap();
+    // Each token: the first answer accepted and lost, one retry refused, nothing more.
+    let answers = emu.answers();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for (token, a) in &answers {
+        assert_eq!(
+            (a.received, a.accepted, a.answers_lost),
+            (2, 1, 1),
+            "{token}: {a:?}"
+        );
+    }
     emu.shutdown().await;
 }
 

@@ -240,7 +240,8 @@ impl Service {
         tasks
             .into_iter()
             .map(|t| {
-                let answers = lock(&t.state).answers.clone();
+                let mut answers = lock(&t.state).answers.clone();
+                answers.execution_arn.clone_from(&t.execution.arn);
                 (t.token.clone(), answers)
             })
             .collect()
