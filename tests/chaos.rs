@@ -643,6 +643,7 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         "stefuna_delivery_retries_total",
         "stefuna_heartbeat_errors_total",
         "stefuna_tasks_lost_total",
+        "stefuna_delivery_dropped_total",
     ] {
         let mut sum = 0.0;
         for w in workers.values() {
@@ -856,12 +857,15 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         counts.tokens_answered_once, answered_in_histories,
         "accepted answers and the histories' ActivitySucceeded/ActivityFailed events differ"
     );
-    for r in &runs {
-        assert!(
-            answers.contains_key(&r.token),
-            "{r:?}: a token the emulator never issued"
-        );
-    }
+    // A retry that met the token its lost answer had closed is a delivery, not a dropped one:
+    // only late first answers (the token had timed out) may be dropped.
+    let dropped = fault_counts["stefuna_delivery_dropped_total"];
+    assert!(
+        dropped <= counts.late_answers as f64,
+        "the surviving workers dropped {dropped} results, but only {} answers came late \
+         (a retry after a lost answer counted as a failed delivery?)",
+        counts.late_answers
+    );
     if !lost_poll_costs.is_empty() {
         counts.lost_poll_answer_cost_mean_s =
             lost_poll_costs.iter().sum::<f64>() / lost_poll_costs.len() as f64;
