@@ -107,11 +107,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
-        Worker::spawn_with_env(dir, name, endpoint, arn, extra, &[])
+    async fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
+        Worker::spawn_with_env(dir, name, endpoint, arn, extra, &[]).await
     }
 
-    fn spawn_with_env(
+    /// Starts a worker with its health port on a free port. A port free when picked can be
+    /// taken before the worker binds it; then the worker exits at once and the port is in use,
+    /// and it is started again on another port.
+    async fn spawn_with_env(
         dir: &Path,
         name: &str,
         endpoint: &str,
@@ -119,7 +122,39 @@ impl Worker {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Worker {
-        let port = free_port();
+        for _ in 0..10 {
+            let port = free_port();
+            let mut w = Worker::spawn_on(port, dir, name, endpoint, arn, extra, env);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(_)) = w.child.try_wait() {
+                    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                        break;
+                    }
+                    return w;
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                    || Instant::now() > deadline
+                {
+                    return w;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("no free port stayed free long enough for a worker to bind it, 10 times");
+    }
+
+    fn spawn_on(
+        port: u16,
+        dir: &Path,
+        name: &str,
+        endpoint: &str,
+        arn: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Worker {
         let stderr = dir.join(format!("{name}.stderr"));
         let mut cmd = Command::new(worker_binary());
         cmd.args(["--activity-arn", arn, "--endpoint-url", endpoint])
@@ -549,10 +584,10 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         "--loglevel",
         "warn",
     ];
-    let spawn = |name: &str| Worker::spawn(&dir, name, emu.endpoint(), &arn, &flags);
+    let spawn = |name: &'static str| Worker::spawn(&dir, name, emu.endpoint(), &arn, &flags);
     let mut workers: BTreeMap<&str, Worker> = BTreeMap::new();
     for name in ["Chaos1", "Chaos2", "Chaos3"] {
-        workers.insert(name, spawn(name));
+        workers.insert(name, spawn(name).await);
     }
 
     // Start every execution (16 at a time) while the workers already run.
@@ -600,7 +635,7 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
     )
     .await;
     terminated.signal("TERM");
-    workers.insert("Chaos4", spawn("Chaos4"));
+    workers.insert("Chaos4", spawn("Chaos4").await);
     let terminated_exit = terminated.exit(Duration::from_secs(30)).await;
     assert_eq!(terminated_exit, Some(0), "a SIGTERMed worker exits 0");
 
@@ -620,7 +655,7 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
     )
     .await;
     killed.signal("KILL");
-    workers.insert("Chaos5", spawn("Chaos5"));
+    workers.insert("Chaos5", spawn("Chaos5").await);
     assert_eq!(
         killed.exit(Duration::from_secs(30)).await,
         None,
@@ -989,7 +1024,8 @@ async fn a_third_signal_exits_at_once_even_when_tasks_block_the_runtime() {
             ("TOKIO_WORKER_THREADS", "2"),
             ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "60"),
         ],
-    );
+    )
+    .await;
     for n in 0..2 {
         sfn.start_execution()
             .state_machine_arn(&sm)
@@ -1059,7 +1095,8 @@ async fn stuck_tasks(blocked: usize) -> (Option<i32>, Duration, Vec<Attempts>) {
             ("TOKIO_WORKER_THREADS", "2"),
             ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "1"),
         ],
-    );
+    )
+    .await;
     let mut execs = Vec::new();
     for n in 0..blocked {
         let exec = sfn

@@ -16,7 +16,10 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, config, free_port, get, machine, start, within, worker_binary};
+use support::{
+    FnActivity, Running, config, free_port, get, machine, spawn_listening, start, within,
+    worker_binary,
+};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -65,8 +68,11 @@ impl Default for Spawn<'_> {
 }
 
 impl Worker {
-    fn spawn(s: Spawn<'_>) -> Worker {
-        let port = free_port();
+    async fn spawn(s: Spawn<'_>) -> Worker {
+        spawn_listening(|port| Worker::spawn_on(port, &s), |w| &mut w.child).await
+    }
+
+    fn spawn_on(port: u16, s: &Spawn<'_>) -> Worker {
         let dir = std::env::temp_dir().join(format!(
             "stefuna-rel-{}-{}",
             std::process::id(),
@@ -334,7 +340,8 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
         args: &["--processes", "2"],
         env: &[("STEFUNA_LIVENESS_TIMEOUT", "2")],
         ..Spawn::default()
-    });
+    })
+    .await;
     worker.wait_healthz(503, Duration::from_secs(30)).await;
     // How long each outage lasts once /healthz shows it (RELIABILITY_OUTAGE_SECONDS, default 3;
     // `cargo xtask chaos` runs 30).
@@ -448,7 +455,8 @@ async fn rejected_credentials_are_named_in_the_log_and_the_worker_keeps_trying()
     let worker = Worker::spawn(Spawn {
         endpoint: Some(&endpoint),
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "the refusal", |l| {
             l.contains("UnrecognizedClientException")
@@ -483,7 +491,8 @@ async fn a_missing_activity_is_named_in_the_log() {
         endpoint: Some(emu.endpoint()),
         arn: missing,
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "ActivityDoesNotExist", |l| {
             l.contains("ActivityDoesNotExist")
@@ -514,7 +523,8 @@ async fn no_credentials_at_all_explain_how_to_configure_them() {
             ),
         ],
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "the missing credentials", |l| {
             l.contains("no AWS credentials")
@@ -731,7 +741,8 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
         arn: &arn,
         args: &["--processes", "1"],
         ..Spawn::default()
-    });
+    })
+    .await;
     // Polling before the clock starts, so the task is claimed well within its timeout.
     worker.wait_ready().await;
     let flag = worker.dir.join("finish");
@@ -791,7 +802,8 @@ async fn a_closed_stderr_does_not_stop_the_worker() {
         keep_stderr: false,
         args: &["--loglevel", "debug"],
         ..Spawn::default()
-    });
+    })
+    .await;
     // Every poll error and every task writes to the closed stderr.
     fake.push("after-close", r#"{"k": 1}"#);
     assert_eq!(

@@ -273,6 +273,39 @@ pub fn worker_binary(features: &[&str]) -> std::path::PathBuf {
     bin
 }
 
+/// Starts a process that listens on a loopback port picked here: `spawn(port)` starts it and
+/// `child` gives its process. A port free when picked can be taken by another process before
+/// the child binds it; then the child exits at once and the port is in use, and the process is
+/// started again on another port (up to 10 tries). Returns once the child listens or exits for
+/// another reason (the test then sees that).
+pub async fn spawn_listening<T>(
+    mut spawn: impl FnMut(u16) -> T,
+    child: impl Fn(&mut T) -> &mut tokio::process::Child,
+) -> T {
+    for _ in 0..10 {
+        let port = free_port();
+        let mut started = spawn(port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(_)) = child(&mut started).try_wait() {
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    break; // taken by someone else: try another port
+                }
+                return started;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+                || std::time::Instant::now() > deadline
+            {
+                return started;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    panic!("no free port stayed free long enough for the child to bind it, 10 times");
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
