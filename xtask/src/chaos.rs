@@ -14,7 +14,8 @@
 //! 3. `stefuna-runtime/tests/reliability_memory.rs` with `STEFUNA_MEMORY_TASKS=100000`: a
 //!    worker's resident memory sampled over 100,000 tasks.
 //!
-//! The worker examples are built first: `cargo test --test X` alone does not rebuild them.
+//! The worker examples are built first, so the build shows apart from the tests (the tests also
+//! run `cargo build` for the example they spawn, which is then a no-op check).
 
 use std::process::Command;
 

@@ -16,7 +16,7 @@ pub(crate) enum Kind {
     /// stefuna 1.0.1 from PyPI with `xtask/bench/hello_worker.py`, its defaults.
     Python,
     /// The same with its best settings for this job: `maxtasksperchild` off (no pool process
-    /// is recycled) and heartbeat 0 (no heartbeat thread per task).
+    /// is recycled) and heartbeat 0 (no heartbeat thread in its pool processes).
     PythonBest,
     /// The memory run's sleeping stefuna worker (`bench-sleep`).
     Sleep,
