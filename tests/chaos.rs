@@ -1,7 +1,11 @@
 //! The chaos suite: real worker processes (the `chaos_worker` example) against stefuna-local
-//! with fault injection on, one worker SIGTERMed and one SIGKILLed mid-run; afterwards every
-//! execution is in its expected terminal state and no task ran twice except the ones a signal
-//! interrupted. Also: a task that blocks a runtime thread forever does not stop the exit.
+//! with fault injection on (refusals before handling, and lost answers: a result, heartbeat or
+//! poll applied but its answer dropped), one worker SIGTERMed and one SIGKILLed with tasks in
+//! flight; afterwards every execution is in its expected terminal state, no task ran twice
+//! except the ones a signal or a lost poll answer interrupted, each token had one accepted
+//! answer and no second one except a retry after a lost answer, and every fault kind and both
+//! signals with a task in flight really happened (the emulator counts them). Also: a task that
+//! blocks a runtime thread forever does not stop the exit.
 //!
 //! The size comes from the environment so `cargo xtask chaos` can run the full suite:
 //! `CHAOS_EXECUTIONS` (default 300). Memory over 100,000 tasks is measured by
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use futures::StreamExt;
-use stefuna_local::{Emulator, Faults};
+use stefuna_local::{Emulator, FaultKind, Faults};
 use tokio::process::{Child, Command};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/chaos";
@@ -31,27 +35,30 @@ const TIME_SCALE: f64 = 10.0;
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-/// The `chaos_worker` example next to this test binary (`cargo test` builds examples), built on
-/// demand when missing (e.g. `cargo test --test chaos`).
+/// The `chaos_worker` example next to this test binary, (re)built once per test process
+/// (`--release` for a release test binary) so a stale binary is never run; when cargo already
+/// built it for this test run, the build is a no-op check.
 fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples").join("chaos_worker");
-    if !bin.exists() {
-        let target_dir = profile_dir.parent().unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "stefuna", "--example", "chaos_worker"])
-            .arg("--target-dir")
-            .arg(target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        assert!(
-            cmd.status().unwrap().success(),
-            "building the chaos_worker example failed"
-        );
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+            let target_dir = profile_dir.parent().unwrap();
+            let mut cmd = std::process::Command::new(env!("CARGO"));
+            cmd.args(["build", "-q", "-p", "stefuna", "--example", "chaos_worker"])
+                .arg("--target-dir")
+                .arg(target_dir);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            assert!(
+                cmd.status().unwrap().success(),
+                "building the chaos_worker example failed"
+            );
+            profile_dir.join("examples").join("chaos_worker")
+        })
+        .clone()
 }
 
 fn free_port() -> u16 {
@@ -100,11 +107,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
-        Worker::spawn_with_env(dir, name, endpoint, arn, extra, &[])
+    async fn spawn(dir: &Path, name: &str, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
+        Worker::spawn_with_env(dir, name, endpoint, arn, extra, &[]).await
     }
 
-    fn spawn_with_env(
+    /// Starts a worker with its health port on a free port. A port free when picked can be
+    /// taken before the worker binds it; then the worker exits at once and the port is in use,
+    /// and it is started again on another port.
+    async fn spawn_with_env(
         dir: &Path,
         name: &str,
         endpoint: &str,
@@ -112,7 +122,39 @@ impl Worker {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Worker {
-        let port = free_port();
+        for _ in 0..10 {
+            let port = free_port();
+            let mut w = Worker::spawn_on(port, dir, name, endpoint, arn, extra, env);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(_)) = w.child.try_wait() {
+                    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                        break;
+                    }
+                    return w;
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                    || Instant::now() > deadline
+                {
+                    return w;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("no free port stayed free long enough for a worker to bind it, 10 times");
+    }
+
+    fn spawn_on(
+        port: u16,
+        dir: &Path,
+        name: &str,
+        endpoint: &str,
+        arn: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Worker {
         let stderr = dir.join(format!("{name}.stderr"));
         let mut cmd = Command::new(worker_binary());
         cmd.args(["--activity-arn", arn, "--endpoint-url", endpoint])
@@ -388,10 +430,16 @@ async fn running(sfn: &aws_sdk_sfn::Client, sm: &str) -> usize {
 struct Attempts {
     /// Worker names of `ActivityStarted`, in order.
     started: Vec<String>,
+    /// When each `ActivityStarted` happened (emulated seconds since the epoch).
+    started_at: Vec<f64>,
     /// Worker of each attempt that timed out (`None`: never started).
     timed_out: Vec<Option<String>>,
+    /// Attempt number (0-based, as `$$.State.RetryCount`) of each attempt that timed out.
+    timed_out_attempt: Vec<usize>,
     /// Worker of each attempt failed with `Stefuna.WorkerShutdown`.
     shut_down: Vec<String>,
+    /// Attempts closed by a worker's answer (`ActivitySucceeded` or `ActivityFailed`).
+    answered: usize,
 }
 
 async fn attempts(sfn: &aws_sdk_sfn::Client, exec: &str) -> Attempts {
@@ -413,10 +461,17 @@ async fn attempts(sfn: &aws_sdk_sfn::Client, exec: &str) -> Attempts {
         if let Some(d) = e.activity_started_event_details() {
             let w = d.worker_name().unwrap_or_default().to_owned();
             a.started.push(w.clone());
+            a.started_at.push(e.timestamp().as_secs_f64());
             current = Some(w);
         }
         if e.activity_timed_out_event_details().is_some() {
             a.timed_out.push(current.clone());
+            a.timed_out_attempt.push(a.started.len().saturating_sub(1));
+        }
+        if e.activity_succeeded_event_details().is_some()
+            || e.activity_failed_event_details().is_some()
+        {
+            a.answered += 1;
         }
         if let Some(d) = e.activity_failed_event_details()
             && d.error() == Some("Stefuna.WorkerShutdown")
@@ -441,10 +496,53 @@ struct Counts {
     retried_after_worker_shutdown: usize,
     retried_after_heartbeat_timeout: usize,
     runs: usize,
+    /// Tasks in flight on the SIGTERMed worker when the signal was sent (slow ones).
+    in_flight_at_sigterm: usize,
+    /// Tasks in flight on the SIGKILLed worker when the signal was sent.
+    in_flight_at_sigkill: usize,
     attempts_lost_to_sigkill: usize,
     reruns_after_sigkill: usize,
     reruns_after_worker_shutdown: usize,
+    /// Tokens whose `GetActivityTask` answer was dropped after the task was handed out.
+    poll_answers_lost: usize,
+    /// Attempts that timed out because no worker ever saw them (a lost poll answer), each then
+    /// retried by the state machine.
+    attempts_lost_to_lost_poll_answers: usize,
+    /// Mean and longest time from a lost attempt's start to the next attempt's start, in real
+    /// seconds (the emulated clock runs `TIME_SCALE` times faster): the heartbeat timeout plus
+    /// the Retry interval plus the wait for a poll.
+    lost_poll_answer_cost_mean_s: f64,
+    lost_poll_answer_cost_max_s: f64,
+    /// Tokens with exactly one accepted answer.
+    tokens_answered_once: usize,
+    /// Results (SendTaskSuccess/Failure) accepted whose answer was then dropped.
+    result_answers_lost: usize,
+    /// Retries of those that met the closed token.
+    retries_after_lost_answers: usize,
+    /// Heartbeats applied whose answer was dropped.
+    heartbeat_answers_lost: usize,
+    /// First answers that came after the token had closed (timed out).
+    late_answers: usize,
 }
+
+/// The calls a worker makes, which the faults apply to.
+const WORKER_CALLS: [&str; 4] = [
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+];
+
+/// Lost-answer probabilities, high enough that each happens in every run of 300 executions
+/// (the suite fails when one does not): failures are few (panics, bad input, shutdowns: about
+/// 3 in 100 executions), heartbeats a few per slow task; a lost poll answer costs its execution
+/// a 6 s heartbeat timeout, so it stays a few in 100.
+const LOSE_ANSWER: [(&str, f64); 4] = [
+    ("GetActivityTask", 0.04),
+    ("SendTaskSuccess", 0.03),
+    ("SendTaskFailure", 0.7),
+    ("SendTaskHeartbeat", 0.08),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
@@ -460,16 +558,11 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         unavailable: 0.05,
         drop_connection: 0.02,
         latency: Some((Duration::ZERO, Duration::from_millis(50))),
-        operations: Some(
-            [
-                "GetActivityTask",
-                "SendTaskSuccess",
-                "SendTaskFailure",
-                "SendTaskHeartbeat",
-            ]
-            .map(String::from)
-            .to_vec(),
-        ),
+        operations: Some(WORKER_CALLS.map(String::from).to_vec()),
+        lose_answer: LOSE_ANSWER
+            .iter()
+            .map(|(op, p)| ((*op).to_owned(), *p))
+            .collect(),
     };
     let emu = Emulator::builder()
         .long_poll(Duration::from_secs(1))
@@ -491,10 +584,10 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         "--loglevel",
         "warn",
     ];
-    let spawn = |name: &str| Worker::spawn(&dir, name, emu.endpoint(), &arn, &flags);
+    let spawn = |name: &'static str| Worker::spawn(&dir, name, emu.endpoint(), &arn, &flags);
     let mut workers: BTreeMap<&str, Worker> = BTreeMap::new();
     for name in ["Chaos1", "Chaos2", "Chaos3"] {
-        workers.insert(name, spawn(name));
+        workers.insert(name, spawn(name).await);
     }
 
     // Start every execution (16 at a time) while the workers already run.
@@ -525,34 +618,44 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
     };
 
     let run_limit = Duration::from_secs(60) + Duration::from_millis(100) * executions as u32;
-    // A quarter of the way or more, with a slow task in flight on it: SIGTERM one worker (it drains; the
-    // slow task outlives its 1 s grace and is failed with Stefuna.WorkerShutdown) and start a
-    // replacement.
+    // A quarter of the way or more, with a slow task in flight on it: SIGTERM one worker (it
+    // drains; the slow task outlives its 1 s grace and is failed with Stefuna.WorkerShutdown)
+    // and start a replacement. No fallback: a run without a task in flight fails here.
     let mut terminated = workers.remove("Chaos1").unwrap();
-    until(run_limit, "a quarter of the tasks to end", || {
-        let runs = read_runs(&run_log);
-        let ended = runs.iter().filter(|r| r.event == "end").count();
-        ended >= executions / 4
-            && (in_flight(&runs, terminated.pid, true) > 0 || ended >= executions / 2)
-    })
+    let mut in_flight_at_sigterm = 0;
+    until(
+        run_limit,
+        "a quarter of the tasks to end with a slow one on Chaos1",
+        || {
+            let runs = read_runs(&run_log);
+            let ended = runs.iter().filter(|r| r.event == "end").count();
+            in_flight_at_sigterm = in_flight(&runs, terminated.pid, true);
+            ended >= executions / 4 && in_flight_at_sigterm > 0
+        },
+    )
     .await;
     terminated.signal("TERM");
-    workers.insert("Chaos4", spawn("Chaos4"));
+    workers.insert("Chaos4", spawn("Chaos4").await);
     let terminated_exit = terminated.exit(Duration::from_secs(30)).await;
     assert_eq!(terminated_exit, Some(0), "a SIGTERMed worker exits 0");
 
     // Two thirds of the way, with tasks in flight on it: SIGKILL another and start a
     // replacement.
     let mut killed = workers.remove("Chaos2").unwrap();
-    until(run_limit, "two thirds of the tasks to end", || {
-        let runs = read_runs(&run_log);
-        let ended = runs.iter().filter(|r| r.event == "end").count();
-        ended >= executions * 2 / 3
-            && (in_flight(&runs, killed.pid, false) > 0 || ended >= executions * 5 / 6)
-    })
+    let mut in_flight_at_sigkill = 0;
+    until(
+        run_limit,
+        "two thirds of the tasks to end with a slow one on Chaos2",
+        || {
+            let runs = read_runs(&run_log);
+            let ended = runs.iter().filter(|r| r.event == "end").count();
+            in_flight_at_sigkill = in_flight(&runs, killed.pid, true);
+            ended >= executions * 2 / 3 && in_flight_at_sigkill > 0
+        },
+    )
     .await;
     killed.signal("KILL");
-    workers.insert("Chaos5", spawn("Chaos5"));
+    workers.insert("Chaos5", spawn("Chaos5").await);
     assert_eq!(
         killed.exit(Duration::from_secs(30)).await,
         None,
@@ -579,6 +682,7 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         "stefuna_delivery_retries_total",
         "stefuna_heartbeat_errors_total",
         "stefuna_tasks_lost_total",
+        "stefuna_delivery_dropped_total",
     ] {
         let mut sum = 0.0;
         for w in workers.values() {
@@ -614,8 +718,25 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
     let mut counts = Counts {
         executions,
         runs: starts.values().map(Vec::len).sum(),
+        in_flight_at_sigterm,
+        in_flight_at_sigkill,
         ..Counts::default()
     };
+    // What the emulator saw, per token and per fault kind.
+    let answers = emu.answers();
+    let injected = emu.faults_injected();
+    let mut lost_polls: HashMap<&str, usize> = HashMap::new();
+    for a in answers.values() {
+        if a.poll_answer_lost {
+            *lost_polls.entry(a.execution_arn.as_str()).or_default() += 1;
+        }
+    }
+    let started_attempts: HashMap<(&str, u32), u32> = starts
+        .iter()
+        .flat_map(|(exec, rs)| rs.iter().map(move |r| ((*exec, r.retry), r.pid)))
+        .collect();
+    let mut lost_poll_costs: Vec<f64> = Vec::new();
+    let mut answered_in_histories = 0;
     let described = futures::stream::iter(arns)
         .map(|(i, exec)| {
             let sfn = sfn.clone();
@@ -626,13 +747,14 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
                     .send()
                     .await
                     .unwrap();
-                (i, d, attempts(&sfn, &exec).await)
+                let history = attempts(&sfn, &exec).await;
+                (i, exec, d, history)
             }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    for (i, d, history) in described {
+    for (i, exec_arn, d, history) in described {
         let name = exec_name(i);
         let kind = kind_of(i);
         let status = d.status().clone();
@@ -671,17 +793,39 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
                 counts.failed_invalid_input += 1;
             }
         }
-        // Only a signalled worker's attempts were interrupted.
-        for w in &history.timed_out {
+        // Only the SIGKILLed worker's attempts and the ones no worker saw (their poll answer
+        // was lost) timed out.
+        answered_in_histories += history.answered;
+        let mut lost_here = 0;
+        for (w, &attempt) in history.timed_out.iter().zip(&history.timed_out_attempt) {
             let w = w.as_deref().unwrap_or("(never started)");
-            assert!(
-                killed.owns(w),
-                "{name}: an attempt on {w} timed out, but only {} (pid {}) was killed",
-                killed.name,
-                killed.pid
-            );
-            counts.attempts_lost_to_sigkill += 1;
+            let ran_on = started_attempts.get(&(name.as_str(), attempt as u32));
+            if killed.owns(w) {
+                counts.attempts_lost_to_sigkill += 1;
+            } else {
+                assert!(
+                    ran_on.is_none(),
+                    "{name}: attempt {attempt} ran on {w} and timed out, but only {} (pid {}) \
+                     was killed",
+                    killed.name,
+                    killed.pid
+                );
+                lost_here += 1;
+                if let (Some(t0), Some(t1)) = (
+                    history.started_at.get(attempt),
+                    history.started_at.get(attempt + 1),
+                ) {
+                    lost_poll_costs.push((t1 - t0) / TIME_SCALE);
+                }
+            }
         }
+        let lost_polls_here = lost_polls.get(exec_arn.as_str()).copied().unwrap_or(0);
+        assert!(
+            lost_here <= lost_polls_here,
+            "{name}: {lost_here} attempts timed out that no worker ran, but only \
+             {lost_polls_here} poll answers were lost: {history:?}"
+        );
+        counts.attempts_lost_to_lost_poll_answers += lost_here;
         for w in &history.shut_down {
             assert!(
                 terminated.owns(w),
@@ -725,12 +869,99 @@ async fn chaos_every_execution_ends_once_despite_faults_and_killed_workers() {
         "{counts:?}"
     );
     assert_eq!(running(&sfn, &sm).await, 0);
+
+    // One accepted answer per token; no second answer but a retry after a lost one.
+    for (token, a) in &answers {
+        assert!(a.accepted <= 1, "{token}: {a:?}");
+        let refused = a.received - a.accepted;
+        if a.accepted == 1 {
+            assert!(
+                refused <= a.answers_lost,
+                "{token}: {refused} answers after the accepted one, but only {} lost answers \
+                 to retry after: {a:?}",
+                a.answers_lost
+            );
+            counts.tokens_answered_once += 1;
+        } else {
+            // The token closed (timed out) before any answer: at most one late answer.
+            assert!(a.received <= 1, "{token}: {a:?}");
+            counts.late_answers += a.received as usize;
+        }
+        counts.result_answers_lost += a.answers_lost as usize;
+        counts.retries_after_lost_answers += refused.min(a.answers_lost) as usize;
+        counts.heartbeat_answers_lost += a.heartbeats_lost as usize;
+        counts.poll_answers_lost += usize::from(a.poll_answer_lost);
+    }
+    assert_eq!(
+        counts.tokens_answered_once, answered_in_histories,
+        "accepted answers and the histories' ActivitySucceeded/ActivityFailed events differ"
+    );
+    // A retry that met the token its lost answer had closed is a delivery, not a dropped one:
+    // only late first answers (the token had timed out) may be dropped.
+    let dropped = fault_counts["stefuna_delivery_dropped_total"];
+    assert!(
+        dropped <= counts.late_answers as f64,
+        "the surviving workers dropped {dropped} results, but only {} answers came late \
+         (a retry after a lost answer counted as a failed delivery?)",
+        counts.late_answers
+    );
+    if !lost_poll_costs.is_empty() {
+        counts.lost_poll_answer_cost_mean_s =
+            lost_poll_costs.iter().sum::<f64>() / lost_poll_costs.len() as f64;
+        counts.lost_poll_answer_cost_max_s = lost_poll_costs.iter().copied().fold(0.0, f64::max);
+    }
+
+    println!("chaos: {counts:#?}");
+    println!("chaos: faults injected (kind, operation): {injected:?}");
+    // Each of these happened: a run where one did not proves nothing about it.
+    let happened = |kind: FaultKind, op: &str| injected.get(&(kind, op.to_owned())).copied();
+    for kind in [
+        FaultKind::Latency,
+        FaultKind::Throttle,
+        FaultKind::Unavailable,
+        FaultKind::DroppedConnection,
+    ] {
+        let total: u64 = WORKER_CALLS
+            .iter()
+            .filter_map(|op| happened(kind, op))
+            .sum();
+        assert!(total > 0, "no {kind} fault was injected");
+    }
+    for (op, _) in LOSE_ANSWER {
+        assert!(
+            happened(FaultKind::LostAnswer, op).is_some_and(|n| n > 0),
+            "no answer to {op} was lost"
+        );
+    }
+    for (what, n) in [
+        ("a task in flight at SIGTERM", counts.in_flight_at_sigterm),
+        ("a task in flight at SIGKILL", counts.in_flight_at_sigkill),
+        (
+            "an attempt failed by the SIGTERMed worker's shutdown",
+            counts.retried_after_worker_shutdown,
+        ),
+        (
+            "an attempt lost to the SIGKILL",
+            counts.attempts_lost_to_sigkill,
+        ),
+        (
+            "an attempt lost to a lost poll answer",
+            counts.attempts_lost_to_lost_poll_answers,
+        ),
+        (
+            "a retry after a lost result answer",
+            counts.retries_after_lost_answers,
+        ),
+        ("a lost heartbeat answer", counts.heartbeat_answers_lost),
+    ] {
+        assert!(n > 0, "no {what}: {counts:#?}");
+    }
     println!(
         "chaos: {executions} executions in {:.1?} through 3 workers (+2 replacements), faults \
-         10% throttling / 5% 503 / 2% dropped connections / 0-50 ms latency",
+         10% throttling / 5% 503 / 2% dropped connections / 0-50 ms latency, lost answers \
+         {LOSE_ANSWER:?}",
         started_at.elapsed()
     );
-    println!("chaos: {counts:#?}");
     println!("chaos: worker-side fault counters of the surviving workers: {fault_counts:?}");
     emu.shutdown().await;
 }
@@ -793,7 +1024,8 @@ async fn a_third_signal_exits_at_once_even_when_tasks_block_the_runtime() {
             ("TOKIO_WORKER_THREADS", "2"),
             ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "60"),
         ],
-    );
+    )
+    .await;
     for n in 0..2 {
         sfn.start_execution()
             .state_machine_arn(&sm)
@@ -863,7 +1095,8 @@ async fn stuck_tasks(blocked: usize) -> (Option<i32>, Duration, Vec<Attempts>) {
             ("TOKIO_WORKER_THREADS", "2"),
             ("STEFUNA_SERVER_CONFIG__DELIVERY_BUDGET", "1"),
         ],
-    );
+    )
+    .await;
     let mut execs = Vec::new();
     for n in 0..blocked {
         let exec = sfn

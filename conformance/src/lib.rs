@@ -695,6 +695,9 @@ pub async fn retry_and_catch(ep: Endpoint) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long [`drain_on_shutdown`] holds its task after asking the worker to stop.
+const DRAIN_HOLD: Duration = Duration::from_secs(3);
+
 /// Shutdown (the in-process form of SIGTERM: the server's shutdown future, without giving up
 /// polls) lets an in-flight task finish and deliver before the server returns.
 pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
@@ -720,8 +723,16 @@ pub async fn drain_on_shutdown(ep: Endpoint) -> anyhow::Result<()> {
         .await
         .map_err(|_| anyhow!("the task did not start within 60 s"))?;
     worker.request_stop();
+    // While the task is held at its gate, stop must not return: a stop that did not wait for
+    // in-flight tasks would be back once its open polls ended (within a second on
+    // stefuna-local, whose long poll is 1 s here).
+    let stop = worker.stop();
+    tokio::pin!(stop);
+    if let Ok(early) = tokio::time::timeout(DRAIN_HOLD, &mut stop).await {
+        bail!("stop returned ({early:?}) while the task was still held at its gate");
+    }
     gate.notify_one();
-    worker.stop().await?;
+    stop.await?;
     // Delivered before the server returned: the endpoint records ActivitySucceeded when it
     // accepts SendTaskSuccess, so it is in the history as soon as the drain ends.
     let history = ep

@@ -5,7 +5,8 @@
 //! talk to it unchanged. Activities, state machines (run by an Amazon States Language
 //! interpreter), executions and their history live in memory; timers run on a clock that
 //! [`EmulatorBuilder::time_scale`] can speed up, and [`Faults`] injects throttling, 5xx answers,
-//! dropped connections and latency.
+//! dropped connections, latency and lost answers; [`Emulator::faults_injected`] and
+//! [`Emulator::answers`] tell a test which of them happened and what each task token received.
 //!
 //! # Example
 //!
@@ -24,6 +25,7 @@ mod clock;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod ledger;
 mod names;
 mod server;
 mod service;
@@ -37,10 +39,17 @@ use tokio::task::JoinHandle;
 
 use crate::service::{Service, Settings};
 
+pub use crate::ledger::{FaultCounts, FaultKind, TokenAnswers};
+
 /// The AWS account every ARN is made in.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Fault injection, decided per request before it is handled. Off by default.
+/// Fault injection, decided per request. Off by default.
+///
+/// `throttle`, `unavailable` and `drop_connection` refuse a request before it is handled, so
+/// nothing happened and a retry is safe. `lose_answer` is the hard case: the request is handled
+/// (a result closes its task, a heartbeat counts, a poll hands out its task) and then the
+/// connection is closed instead of answering, so the caller cannot know it landed.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Probability (0..=1) of answering 400 `ThrottlingException`.
@@ -51,8 +60,13 @@ pub struct Faults {
     pub drop_connection: f64,
     /// Extra latency, uniform between the two bounds.
     pub latency: Option<(Duration, Duration)>,
-    /// Operations the faults apply to (e.g. `"GetActivityTask"`); `None` means all.
+    /// Operations the faults above apply to (e.g. `"GetActivityTask"`); `None` means all.
     pub operations: Option<Vec<String>>,
+    /// Per operation, the probability of handling a request and then dropping its answer.
+    /// Applies to every operation named here (whatever `operations` says), and only to
+    /// requests that succeeded; a `GetActivityTask` answer is dropped only when it carries a
+    /// task.
+    pub lose_answer: Vec<(String, f64)>,
 }
 
 impl Faults {
@@ -62,6 +76,14 @@ impl Faults {
             None => true,
             Some(ops) => ops.iter().any(|o| o == op),
         }
+    }
+
+    /// The probability of dropping the answer of a handled `op` request.
+    fn lose_answer_of(&self, op: &str) -> f64 {
+        self.lose_answer
+            .iter()
+            .find(|(o, _)| o == op)
+            .map_or(0.0, |(_, p)| *p)
     }
 }
 
@@ -106,6 +128,17 @@ impl Emulator {
     /// Replaces the fault injection settings; applies to requests arriving from now on.
     pub fn set_faults(&self, faults: Faults) {
         *service::write(&self.service.faults) = Arc::new(faults);
+    }
+
+    /// The faults injected so far, by kind and operation.
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.service.injected.snapshot()
+    }
+
+    /// Every task token issued so far, with the answers it received and accepted and the
+    /// answers to it that were dropped on purpose.
+    pub fn answers(&self) -> std::collections::HashMap<String, TokenAnswers> {
+        self.service.answers()
     }
 
     /// Stops gracefully: open polls answer `{}`, executions stop, in-flight requests finish.

@@ -1,4 +1,5 @@
-//! The HTTP side: awsJson1_0 over warp, fault injection, body limits, panics as 500s.
+//! The HTTP side: awsJson1_0 over warp, fault injection (before and after handling), body
+//! limits, panics as 500s.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -11,8 +12,9 @@ use warp::Filter;
 use warp::reply::{Reply, Response};
 
 use crate::error::{ApiError, panic_message};
+use crate::ledger::FaultKind;
 use crate::names::region_from_auth;
-use crate::service::{Call, Service, read};
+use crate::service::{Call, LostAnswer, Service, read};
 
 /// Largest request body handled, in bytes (AWS's limit for a request).
 pub(crate) const MAX_BODY: usize = 1024 * 1024;
@@ -81,7 +83,8 @@ where
     }
 }
 
-/// The answer to one request: body limits, injected faults, then the operation.
+/// The answer to one request: body limits, injected faults, the operation, then a lost answer
+/// if one is to be injected.
 async fn answer<S, B>(target: &str, op: &str, region: &str, body: S, svc: &Arc<Service>) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
@@ -97,12 +100,15 @@ where
         if let Some((min, max)) = faults.latency {
             let (lo, hi) = (min.min(max), min.max(max));
             let d = lo + (hi - lo).mul_f64(fastrand::f64());
+            svc.injected.note(FaultKind::Latency, op);
             tokio::time::sleep(d).await;
         }
         if roll(faults.throttle) {
+            svc.injected.note(FaultKind::Throttle, op);
             return error_response(&ApiError::new("ThrottlingException", "rate exceeded"));
         }
         if roll(faults.unavailable) {
+            svc.injected.note(FaultKind::Unavailable, op);
             return error_response(&ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "ServiceUnavailable",
@@ -110,6 +116,7 @@ where
             });
         }
         if roll(faults.drop_connection) {
+            svc.injected.note(FaultKind::DroppedConnection, op);
             return dropped_connection();
         }
     }
@@ -133,12 +140,47 @@ where
         )
         .await
     {
-        Ok(json) => ok_response(json),
+        Ok(json) => {
+            if roll(faults.lose_answer_of(op)) && lose_answer(svc, op, &body, &json) {
+                return dropped_connection();
+            }
+            ok_response(json)
+        }
         Err(e) => {
             tracing::debug!(operation = %op, code = e.code, message = %e.message, "error answer");
             error_response(&e)
         }
     }
+}
+
+/// Records a lost answer to a handled `op` request (body `request`, answer `answer`); false
+/// when there is nothing to lose (a poll that carried no task).
+fn lose_answer(svc: &Service, op: &str, request: &[u8], answer: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Token {
+        task_token: Option<String>,
+    }
+    let token = |json: &[u8]| {
+        serde_json::from_slice::<Token>(json)
+            .ok()
+            .and_then(|t| t.task_token)
+            .filter(|t| !t.is_empty())
+    };
+    let (token, what) = match op {
+        "GetActivityTask" => match token(answer.as_bytes()) {
+            Some(t) => (Some(t), LostAnswer::Poll),
+            None => return false,
+        },
+        "SendTaskSuccess" | "SendTaskFailure" => (token(request), LostAnswer::Result),
+        "SendTaskHeartbeat" => (token(request), LostAnswer::Heartbeat),
+        _ => (None, LostAnswer::Result),
+    };
+    if let Some(token) = token {
+        svc.note_lost_answer(&token, what);
+    }
+    svc.injected.note(FaultKind::LostAnswer, op);
+    true
 }
 
 /// Collects the body, refusing one over [`MAX_BODY`].

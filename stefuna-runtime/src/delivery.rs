@@ -1,5 +1,10 @@
 //! Delivering a task's result: `SendTaskSuccess` / `SendTaskFailure`, retried with backoff on
 //! throttling, 5xx, timeouts and network errors until it lands or the token is dead.
+//!
+//! An attempt that failed without a clear refusal (a lost connection, a timeout, a 5xx) may
+//! have landed all the same, its answer lost on the way back. When the retry of such an attempt
+//! meets a closed token, the earlier attempt is what closed it: the result counts as delivered,
+//! neither a failed delivery nor a lost task.
 
 use std::time::Duration;
 
@@ -17,6 +22,9 @@ const RETRY_CAP: Duration = Duration::from_secs(20);
 pub(crate) enum Delivered {
     /// Step Functions took it.
     Sent,
+    /// An attempt's answer was lost and the retry met a closed token: the lost attempt closed
+    /// it (the error code the retry met).
+    SentAnswerLost(String),
     /// The token is dead (the task timed out, was stopped, or the token is invalid).
     TokenDead(String),
     /// Step Functions refused the request for good, or the server exited first.
@@ -35,7 +43,7 @@ pub(crate) async fn deliver(
         Ok(output) => {
             let sent = send_success(shared, pool, token, &output).await;
             match sent {
-                Delivered::Sent => {
+                Delivered::Sent | Delivered::SentAnswerLost(_) => {
                     shared.metrics.record(&pool.name, Event::Succeeded);
                     tracing::info!("task succeeded");
                     sent
@@ -98,7 +106,7 @@ async fn send_failure(
     })
     .await;
     let delivered = report(shared, pool, "SendTaskFailure", res);
-    if delivered == Delivered::Sent {
+    if matches!(delivered, Delivered::Sent | Delivered::SentAnswerLost(_)) {
         shared.metrics.record(&pool.name, Event::Failed(&name));
         tracing::info!(error = %name, "task failed");
     }
@@ -131,7 +139,44 @@ fn report(
             tracing::error!(operation, error = %why, "result not delivered");
             Delivered::Failed(why)
         }
+        Err(Delivered::SentAnswerLost(code)) => {
+            shared.health.note_ok();
+            tracing::info!(
+                operation,
+                code = %code,
+                "an earlier attempt's answer was lost and the retry found the task closed: \
+                 that attempt delivered the result"
+            );
+            Delivered::SentAnswerLost(code)
+        }
         Err(Delivered::Sent) => Delivered::Sent,
+    }
+}
+
+/// Whether a request that failed with transient `err` may have been applied: not when it was
+/// refused with a 4xx (throttling) or never reached the endpoint (connection refused); else
+/// (5xx, timeout, connection lost mid-request) nobody can tell.
+fn may_have_landed<E>(
+    err: &aws_sdk_sfn::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool
+where
+    E: std::error::Error + 'static,
+{
+    use aws_sdk_sfn::error::SdkError;
+    match err {
+        SdkError::ServiceError(se) => se.raw().status().as_u16() >= 500,
+        _ => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+            while let Some(s) = source {
+                if s.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+                {
+                    return false;
+                }
+                source = s.source();
+            }
+            true
+        }
     }
 }
 
@@ -154,6 +199,8 @@ where
     E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let mut attempt = 0u32;
+    // Whether an earlier attempt may have landed with its answer lost.
+    let mut maybe_landed = false;
     loop {
         let err = match call().await {
             Ok(()) => return Ok(()),
@@ -162,10 +209,15 @@ where
         let why = describe(&err);
         match classify(&err) {
             ErrorClass::TokenDead => {
-                return Err(Delivered::TokenDead(error_code(&err).unwrap_or_default()));
+                let code = error_code(&err).unwrap_or_default();
+                return Err(if maybe_landed {
+                    Delivered::SentAnswerLost(code)
+                } else {
+                    Delivered::TokenDead(code)
+                });
             }
             ErrorClass::Permanent => return Err(Delivered::Failed(why)),
-            ErrorClass::Transient => {}
+            ErrorClass::Transient => maybe_landed |= may_have_landed(&err),
         }
         if shared.shutdown.exit.is_cancelled() {
             return Err(Delivered::Failed(format!(

@@ -16,7 +16,10 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{FnActivity, Running, config, free_port, get, machine, start, within, worker_binary};
+use support::{
+    FnActivity, Running, config, free_port, get, machine, spawn_listening, start, within,
+    worker_binary,
+};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -65,8 +68,11 @@ impl Default for Spawn<'_> {
 }
 
 impl Worker {
-    fn spawn(s: Spawn<'_>) -> Worker {
-        let port = free_port();
+    async fn spawn(s: Spawn<'_>) -> Worker {
+        spawn_listening(|port| Worker::spawn_on(port, &s), |w| &mut w.child).await
+    }
+
+    fn spawn_on(port: u16, s: &Spawn<'_>) -> Worker {
         let dir = std::env::temp_dir().join(format!(
             "stefuna-rel-{}-{}",
             std::process::id(),
@@ -254,8 +260,21 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Listens again on the proxy's port; another process may have taken it while it was down,
+    /// so binding is retried for a while before giving up.
     async fn up(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("port {} stays taken: {e}", self.port),
+            }
+        };
         let upstream = self.upstream;
         self.running = Some(tokio::spawn(async move {
             // Dropped with the task: aborts every connection.
@@ -292,6 +311,17 @@ async fn idle_during(worker: &Worker, window: Duration) -> (Duration, f64) {
     (cpu1 - cpu0, errors1 - errors0)
 }
 
+/// One line per outage that `cargo xtask chaos` reads: `outage-cpu: WHEN CPU_SECONDS
+/// WINDOW_SECONDS POLL_ERRORS`.
+fn report_outage(when: &str, cpu: Duration, errors: f64, window: Duration) {
+    println!(
+        "outage-cpu: {} {:.3} {:.3} {errors}",
+        when.replace(' ', "-"),
+        cpu.as_secs_f64(),
+        window.as_secs_f64()
+    );
+}
+
 #[tokio::test]
 async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_losing_tasks() {
     let emu = Emulator::builder()
@@ -310,7 +340,8 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
         args: &["--processes", "2"],
         env: &[("STEFUNA_LIVENESS_TIMEOUT", "2")],
         ..Spawn::default()
-    });
+    })
+    .await;
     worker.wait_healthz(503, Duration::from_secs(30)).await;
     // How long each outage lasts once /healthz shows it (RELIABILITY_OUTAGE_SECONDS, default 3;
     // `cargo xtask chaos` runs 30).
@@ -320,11 +351,11 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
     );
-    // A hot loop would burn a whole core for the whole window and fail thousands of polls.
-    let (max_cpu, max_errors) = (window / 10, 20.0 + 2.0 * window.as_secs_f64());
+    // A hot loop would fail thousands of polls. Its CPU time is printed for `cargo xtask
+    // chaos`, which holds it to a bound: a time is for a benchmark, not a test assertion.
+    let max_errors = 20.0 + 2.0 * window.as_secs_f64();
     let (cpu, errors) = idle_during(&worker, window).await;
-    println!("down at start: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    report_outage("at start", cpu, errors, window);
     assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     worker
         .wait_log(Duration::from_secs(5), "a poll error", |l| {
@@ -350,8 +381,7 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
         during.push(start(&sfn, &sm, &format!(r#"{{"n": {n}}}"#)).await);
     }
     let (cpu, errors) = idle_during(&worker, window).await;
-    println!("down mid-run: {cpu:?} CPU and {errors} poll errors in {window:?}");
-    assert!(cpu < max_cpu, "{cpu:?} of CPU in {window:?}");
+    report_outage("mid-run", cpu, errors, window);
     assert!(errors <= max_errors, "{errors} poll errors in {window:?}");
     for exec in &during {
         let d = sfn
@@ -425,7 +455,8 @@ async fn rejected_credentials_are_named_in_the_log_and_the_worker_keeps_trying()
     let worker = Worker::spawn(Spawn {
         endpoint: Some(&endpoint),
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "the refusal", |l| {
             l.contains("UnrecognizedClientException")
@@ -460,7 +491,8 @@ async fn a_missing_activity_is_named_in_the_log() {
         endpoint: Some(emu.endpoint()),
         arn: missing,
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "ActivityDoesNotExist", |l| {
             l.contains("ActivityDoesNotExist")
@@ -491,7 +523,8 @@ async fn no_credentials_at_all_explain_how_to_configure_them() {
             ),
         ],
         ..Spawn::default()
-    });
+    })
+    .await;
     let line = worker
         .wait_log(Duration::from_secs(20), "the missing credentials", |l| {
             l.contains("no AWS credentials")
@@ -620,6 +653,78 @@ async fn a_result_failing_transiently_is_delivered_once_it_recovers() {
     emu.shutdown().await;
 }
 
+/// A result whose first attempt landed but whose answer was lost: the retry meets a closed token
+/// (`TaskDoesNotExist`). The worker counts it as delivered (succeeded or failed as it was),
+/// neither a dropped delivery nor a lost task, and sends nothing more.
+#[tokio::test]
+async fn a_retry_meeting_a_closed_token_after_a_lost_answer_counts_as_delivered() {
+    let emu = Emulator::builder()
+        .long_poll(Duration::from_secs(1))
+        .faults(Faults {
+            lose_answer: vec![
+                ("SendTaskSuccess".to_owned(), 1.0),
+                ("SendTaskFailure".to_owned(), 1.0),
+            ],
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let sfn = support::client(emu.endpoint());
+    let (arn, sm) = machine(&sfn, "lost", serde_json::json!({})).await;
+    let activity = FnActivity::new("Lost", |input, _ctx| async move {
+        if input.contains("fail") {
+            Err(stefuna_core::TaskError::new("Job.Failed", "as asked"))
+        } else {
+            Ok(input)
+        }
+    });
+    let server = Running::start(
+        Server::builder().activity(activity).config(config(&arn, 2)),
+        emu.endpoint(),
+    )
+    .await;
+    let ok = start(&sfn, &sm, r#"{"job": "ok"}"#).await;
+    let failed = start(&sfn, &sm, r#"{"job": "fail"}"#).await;
+    assert_eq!(*ended(&sfn, &ok).await.status(), ExecutionStatus::Succeeded);
+    let f = ended(&sfn, &failed).await;
+    assert_eq!(*f.status(), ExecutionStatus::Failed);
+    assert_eq!(f.error(), Some("Job.Failed"));
+    // Both deliveries have ended once the retries were answered.
+    let retries = "stefuna_delivery_retries_total{activity=\"Lost\"}";
+    let finished = "stefuna_tasks_in_flight{activity=\"Lost\"}";
+    within(Duration::from_secs(30), "both deliveries to end", async {
+        while server.metric(retries).await < 2.0 || server.metric(finished).await > 0.0 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    for (series, want) in [
+        ("stefuna_tasks_succeeded_total{activity=\"Lost\"}", 1.0),
+        (
+            "stefuna_tasks_failed_total{activity=\"Lost\",error=\"Job.Failed\"}",
+            1.0,
+        ),
+        ("stefuna_delivery_dropped_total{activity=\"Lost\"}", 0.0),
+        ("stefuna_tasks_lost_total{activity=\"Lost\"}", 0.0),
+        (retries, 2.0),
+    ] {
+        assert_eq!(server.metric(series).await, want, "{series}");
+    }
+    server.stop().await.unwrap();
+    // Each token: the first answer accepted and lost, one retry refused, nothing more.
+    let answers = emu.answers();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for (token, a) in &answers {
+        assert_eq!(
+            (a.received, a.accepted, a.answers_lost),
+            (2, 1, 1),
+            "{token}: {a:?}"
+        );
+    }
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
     let emu = Emulator::builder()
@@ -636,7 +741,8 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
         arn: &arn,
         args: &["--processes", "1"],
         ..Spawn::default()
-    });
+    })
+    .await;
     // Polling before the clock starts, so the task is claimed well within its timeout.
     worker.wait_ready().await;
     let flag = worker.dir.join("finish");
@@ -696,7 +802,8 @@ async fn a_closed_stderr_does_not_stop_the_worker() {
         keep_stderr: false,
         args: &["--loglevel", "debug"],
         ..Spawn::default()
-    });
+    })
+    .await;
     // Every poll error and every task writes to the closed stderr.
     fake.push("after-close", r#"{"k": 1}"#);
     assert_eq!(

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use support::fake_sfn::{FakeSfn, Sent};
-use support::{free_port, get, within, worker_binary};
+use support::{get, spawn_listening, within, worker_binary};
 use tokio::process::{Child, Command};
 
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:activity:test";
@@ -24,12 +24,19 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(fake: &FakeSfn, extra: &[&str]) -> Worker {
-        Self::spawn_at(&fake.endpoint, ARN, extra)
+    async fn spawn(fake: &FakeSfn, extra: &[&str]) -> Worker {
+        Self::spawn_at(&fake.endpoint, ARN, extra).await
     }
 
-    fn spawn_at(endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
-        let port = free_port();
+    async fn spawn_at(endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
+        spawn_listening(
+            |port| Self::spawn_on(port, endpoint, arn, extra),
+            |w| &mut w.child,
+        )
+        .await
+    }
+
+    fn spawn_on(port: u16, endpoint: &str, arn: &str, extra: &[&str]) -> Worker {
         let dir = std::env::temp_dir().join(format!(
             "stefuna-rt-{}-{}",
             std::process::id(),
@@ -97,7 +104,7 @@ impl Worker {
 #[tokio::test]
 async fn sigterm_drains_in_flight_tasks() {
     let fake = FakeSfn::start().await;
-    let worker = Worker::spawn(&fake, &["--processes", "2"]);
+    let worker = Worker::spawn(&fake, &["--processes", "2"]).await;
     let flag = worker.dir.join("finish");
     let input = serde_json::json!({ "wait_for_file": flag }).to_string();
     fake.push("inflight", &input);
@@ -122,7 +129,7 @@ async fn sigterm_drains_in_flight_tasks() {
 #[tokio::test]
 async fn second_signal_fails_running_tasks_and_exits() {
     let fake = FakeSfn::start().await;
-    let worker = Worker::spawn(&fake, &["--processes", "2"]);
+    let worker = Worker::spawn(&fake, &["--processes", "2"]).await;
     let never = worker.dir.join("never");
     fake.push(
         "waiting",
@@ -156,7 +163,7 @@ async fn second_signal_fails_running_tasks_and_exits() {
 #[tokio::test]
 async fn shutdown_grace_expiry_fails_leftovers() {
     let fake = FakeSfn::start().await;
-    let worker = Worker::spawn(&fake, &["--shutdown-grace", "1"]);
+    let worker = Worker::spawn(&fake, &["--shutdown-grace", "1"]).await;
     fake.push("blocked", r#"{"block_forever": true}"#);
     fake.until("the task to be claimed", |f| {
         f.assigned("blocked").is_some()
@@ -225,7 +232,7 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
         .state_machine_arn()
         .to_owned();
 
-    let worker = Worker::spawn_at(emu.endpoint(), &arn, &["--processes", "3"]);
+    let worker = Worker::spawn_at(emu.endpoint(), &arn, &["--processes", "3"]).await;
     let flag = worker.dir.join("finish");
     let mut execs = Vec::new();
     for i in 0..3 {

@@ -36,6 +36,9 @@ pub struct ConformanceArgs {
     /// Seconds to wait for LocalStack to be healthy (the first run installs it, ~70 s).
     #[arg(long, default_value_t = 600)]
     pub start_timeout: u64,
+    /// Build the scenario test with `cargo test --locked` (CI: exactly what Cargo.lock says).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// LocalStack's directory: the flag, `$STEFUNA_CACHE_DIR/localstack`, or
@@ -158,11 +161,12 @@ async fn wait_healthy(
 
 /// `cargo test --workspace --test localstack` with `extra` arguments, the test endpoint's
 /// environment, and no `STEFUNA_CACHE_DIR`.
-fn scenario_test(extra: &[&str]) -> tokio::process::Command {
+fn scenario_test(locked: bool, extra: &[&str]) -> tokio::process::Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = tokio::process::Command::new(cargo);
     cmd.current_dir(workspace_root())
         .args(["test", "--workspace", "--test", "localstack"])
+        .args(locked.then_some("--locked"))
         .args(extra)
         .env_remove(CACHE_ENV)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -207,7 +211,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     let building = Instant::now();
     println!("building the scenario test (cargo test --workspace --test localstack --no-run)");
     let built = tokio::select! {
-        s = scenario_test(&["--no-run"]).status() => s.context("cannot run cargo test")?,
+        s = scenario_test(args.locked, &["--no-run"]).status() => s.context("cannot run cargo test")?,
         sig = interrupted() => bail!("interrupted by {sig} while building"),
     };
     if !built.success() {
@@ -247,7 +251,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     let mut ls = LocalStack { child };
 
     let outcome = tokio::select! {
-        r = suite(&mut ls, &url, &log_path, args.only, Duration::from_secs(args.start_timeout)) => r,
+        r = suite(&mut ls, &url, &log_path, args.only, args.locked, Duration::from_secs(args.start_timeout)) => r,
         sig = interrupted() => Err(anyhow!("interrupted by {sig}")),
     };
     ls.stop();
@@ -264,6 +268,7 @@ async fn suite(
     url: &str,
     log: &Path,
     only: Option<String>,
+    locked: bool,
     limit: Duration,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -272,8 +277,21 @@ async fn suite(
         "LocalStack healthy at {url} after {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    let mut cmd = scenario_test(&["--", "--nocapture"]);
-    cmd.env("STEFUNA_CONFORMANCE_ENDPOINT", url);
+    let report = log.with_file_name("scenarios-ran.txt");
+    let _ = std::fs::remove_file(&report);
+    let mut cmd = scenario_test(
+        locked,
+        &[
+            "--",
+            "--ignored",
+            "--exact",
+            "all_scenarios_against_localstack",
+            "--nocapture",
+        ],
+    );
+    cmd.env("STEFUNA_CONFORMANCE_ENDPOINT", url)
+        .env("STEFUNA_CONFORMANCE_REPORT", &report);
+    let whole = only.is_none();
     if let Some(o) = only {
         cmd.env("STEFUNA_CONFORMANCE_ONLY", o);
     }
@@ -286,11 +304,34 @@ async fn suite(
             log.display()
         );
     }
+    let ran = std::fs::read_to_string(&report).with_context(|| {
+        format!(
+            "the scenario test passed but never ran (no {}): was it filtered out?",
+            report.display()
+        )
+    })?;
+    let (ran, selected, total) = scenarios_ran(&ran)?;
+    if ran != selected || (whole && selected != total) {
+        bail!("only {ran} of {total} conformance scenarios ran ({selected} selected)");
+    }
     println!(
-        "conformance: all scenarios passed against LocalStack in {:.0} s",
+        "conformance: {ran} of {total} scenarios passed against LocalStack in {:.0} s",
         running.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `RAN SELECTED TOTAL` from the scenario test's report.
+fn scenarios_ran(text: &str) -> anyhow::Result<(usize, usize, usize)> {
+    let n: Vec<usize> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("malformed scenario report {text:?}"))?;
+    match n[..] {
+        [ran, selected, total] => Ok((ran, selected, total)),
+        _ => bail!("malformed scenario report {text:?}: expected RAN SELECTED TOTAL"),
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +348,13 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         assert_eq!(log_tail(&log, 2), "    (the log is empty)");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_scenario_report_is_read_strictly() {
+        assert_eq!(scenarios_ran("12 12 12\n").unwrap(), (12, 12, 12));
+        assert!(scenarios_ran("12 12").is_err());
+        assert!(scenarios_ran("twelve").is_err());
     }
 
     #[test]

@@ -35,9 +35,20 @@ struct Args {
     /// Extra latency per request, uniform in MIN-MAX milliseconds (e.g. 5-50).
     #[arg(long, env = "STEFUNA_LOCAL_LATENCY_MS", value_parser = latency)]
     latency_ms: Option<(Duration, Duration)>,
-    /// Operations the faults apply to, comma separated (default: all).
+    /// Operations the faults above apply to, comma separated (default: all).
     #[arg(long, env = "STEFUNA_LOCAL_FAULT_OPERATIONS", value_delimiter = ',')]
     fault_operations: Option<Vec<String>>,
+    /// Handle a request, then drop its answer: OPERATION=PROBABILITY, comma separated
+    /// (e.g. SendTaskSuccess=0.05,GetActivityTask=0.01).
+    #[arg(long, env = "STEFUNA_LOCAL_LOSE_ANSWER", value_delimiter = ',', value_parser = lose_answer)]
+    lose_answer: Vec<(String, f64)>,
+}
+
+fn lose_answer(s: &str) -> Result<(String, f64), String> {
+    let (op, p) = s.split_once('=').ok_or_else(|| {
+        format!("'{s}' is not accepted; expected OPERATION=PROBABILITY, e.g. SendTaskSuccess=0.05")
+    })?;
+    Ok((op.trim().to_owned(), probability(p.trim())?))
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -96,6 +107,7 @@ async fn main() -> ExitCode {
         drop_connection: args.drop_connection,
         latency: args.latency_ms,
         operations: args.fault_operations,
+        lose_answer: args.lose_answer,
     };
     let emulator = match Emulator::builder()
         .host(args.host)

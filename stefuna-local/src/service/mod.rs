@@ -23,11 +23,12 @@ use tokio::sync::watch;
 use crate::Faults;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
+use crate::ledger::Injected;
 
 pub(crate) use activities::Activity;
 pub(crate) use executions::Execution;
 pub(crate) use machines::Machine;
-pub(crate) use tasks::Task;
+pub(crate) use tasks::{LostAnswer, Task};
 
 /// A map keyed by ARNs or task tokens. Its hasher is a multiply-rotate one (FxHash's) rather
 /// than SipHash: keys come over loopback from tests, so flooding resistance buys nothing, and
@@ -89,6 +90,8 @@ pub(crate) struct Service {
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
     pub(crate) faults: RwLock<Arc<Faults>>,
+    /// Faults injected so far.
+    pub(crate) injected: Injected,
     pub(crate) activities: RwLock<FastMap<String, Arc<Activity>>>,
     pub(crate) machines: RwLock<FastMap<String, Arc<Machine>>>,
     pub(crate) executions: RwLock<FastMap<String, Arc<Execution>>>,
@@ -145,6 +148,7 @@ impl Service {
             clock: Clock::new(settings.time_scale),
             settings,
             faults: RwLock::new(Arc::new(faults)),
+            injected: Injected::default(),
             activities: RwLock::default(),
             machines: RwLock::default(),
             executions: RwLock::default(),

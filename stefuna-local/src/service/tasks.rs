@@ -1,6 +1,7 @@
 //! Activity tasks: their life cycle (scheduled → started → closed) and SendTaskSuccess,
 //! SendTaskFailure, SendTaskHeartbeat.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use super::history::{ErrorDetails, NOT_TRUNCATED, OutputDetails, WorkerDetails};
 use super::{Call, Execution, Service, lock};
 use crate::asl::ErrorCause;
 use crate::error::{ApiError, ApiResult};
+use crate::ledger::TokenAnswers;
 
 /// Largest output `SendTaskSuccess` takes, in bytes.
 pub(crate) const MAX_OUTPUT: usize = 262_144;
@@ -47,6 +49,8 @@ pub(crate) struct TaskState {
     pub(crate) last_beat: Option<Instant>,
     /// The interpreter waiting for the result.
     result: Option<oneshot::Sender<Result<Value, ErrorCause>>>,
+    /// What the token received, for [`crate::Emulator::answers`].
+    pub(crate) answers: TokenAnswers,
 }
 
 /// One activity task.
@@ -76,6 +80,7 @@ impl Task {
                 status: Status::Scheduled,
                 last_beat: None,
                 result: Some(tx),
+                answers: TokenAnswers::default(),
             }),
             beat: Notify::new(),
         });
@@ -126,9 +131,11 @@ impl Task {
     ) -> Result<(), ApiError> {
         let tx = {
             let mut st = lock(&self.state);
+            st.answers.received += 1;
             match st.status {
                 Status::Scheduled | Status::Started => {
                     st.status = status;
+                    st.answers.accepted += 1;
                     st.result.take()
                 }
                 closed => return Err(closed_error(closed, &self.token)),
@@ -202,7 +209,44 @@ struct TokenInput {
     task_token: String,
 }
 
+/// Which dropped answer [`Service::note_lost_answer`] records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LostAnswer {
+    /// The `GetActivityTask` answer that handed out the token.
+    Poll,
+    /// An accepted `SendTaskSuccess` / `SendTaskFailure`.
+    Result,
+    /// An applied `SendTaskHeartbeat`.
+    Heartbeat,
+}
+
 impl Service {
+    /// Records on its token that an answer about a task was dropped on purpose.
+    pub(crate) fn note_lost_answer(&self, token: &str, what: LostAnswer) {
+        let Some(task) = lock(&self.tasks).get(token).cloned() else {
+            return;
+        };
+        let mut st = lock(&task.state);
+        match what {
+            LostAnswer::Poll => st.answers.poll_answer_lost = true,
+            LostAnswer::Result => st.answers.answers_lost += 1,
+            LostAnswer::Heartbeat => st.answers.heartbeats_lost += 1,
+        }
+    }
+
+    /// Every token issued so far and what it received.
+    pub(crate) fn answers(&self) -> HashMap<String, TokenAnswers> {
+        let tasks: Vec<Arc<Task>> = lock(&self.tasks).values().cloned().collect();
+        tasks
+            .into_iter()
+            .map(|t| {
+                let mut answers = lock(&t.state).answers.clone();
+                answers.execution_arn.clone_from(&t.execution.arn);
+                (t.token.clone(), answers)
+            })
+            .collect()
+    }
+
     /// The task a token names, or `InvalidToken`.
     fn task(&self, token: &str) -> Result<Arc<Task>, ApiError> {
         let n = token.chars().count();

@@ -289,27 +289,82 @@ pub async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
         .to_owned()
 }
 
-/// The `test_worker` example next to this test binary, built on demand (with `features`, and
-/// `--release` for a release test binary) when the test was run without examples.
+/// The `test_worker` example next to this test binary, (re)built once per test process with
+/// `features` plus the features this test binary was built with (`--release` for a release
+/// test binary), so a stale binary or one built with other features is never run. When cargo
+/// already built it for this test run, the build is a no-op check.
 pub fn worker_binary(features: &[&str]) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap();
     let bin = profile_dir.join("examples").join("test_worker");
-    if !bin.exists() {
+    let mut wanted: Vec<&str> = features.to_vec();
+    if cfg!(feature = "local") {
+        wanted.push("local");
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let key = wanted.join(",");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.last() != Some(&key) {
         let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "stefuna-runtime", "--example", "test_worker"])
-            .arg("--target-dir")
-            .arg(profile_dir.parent().unwrap());
-        for feature in features {
-            cmd.args(["--features", feature]);
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "stefuna-runtime",
+            "--example",
+            "test_worker",
+        ])
+        .arg("--target-dir")
+        .arg(profile_dir.parent().unwrap());
+        if !wanted.is_empty() {
+            cmd.args(["--features", &key]);
         }
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
         let status = cmd.status().unwrap();
-        assert!(status.success(), "building the test_worker example failed");
+        assert!(
+            status.success(),
+            "building the test_worker example (features: {key:?}) failed"
+        );
+        built.push(key);
     }
     bin
+}
+
+/// Starts a process that listens on a loopback port picked here: `spawn(port)` starts it and
+/// `child` gives its process. A port free when picked can be taken by another process before
+/// the child binds it; then the child exits at once and the port is in use, and the process is
+/// started again on another port (up to 10 tries). Returns once the child listens or exits for
+/// another reason (the test then sees that).
+pub async fn spawn_listening<T>(
+    mut spawn: impl FnMut(u16) -> T,
+    child: impl Fn(&mut T) -> &mut tokio::process::Child,
+) -> T {
+    for _ in 0..10 {
+        let port = free_port();
+        let mut started = spawn(port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(_)) = child(&mut started).try_wait() {
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    break; // taken by someone else: try another port
+                }
+                return started;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+                || std::time::Instant::now() > deadline
+            {
+                return started;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    panic!("no free port stayed free long enough for the child to bind it, 10 times");
 }
 
 /// A loopback port nothing listens on right now.

@@ -217,6 +217,9 @@ pub(crate) struct Timing {
     /// Tasks/s between the 10th and the 90th percentile of the stop dates: the steady rate,
     /// without the start-up ramp (stefuna 1.0.1 spawns its pool then) and the last stragglers.
     pub(crate) steady_rate: f64,
+    /// The steady window (10th to 90th percentile stop), seconds since the epoch, and the
+    /// tasks that completed in it.
+    pub(crate) steady_window: (f64, f64, usize),
 }
 
 /// Checks that all `n` executions SUCCEEDED, that the oldest one's output is `expect(input)`, and
@@ -269,19 +272,9 @@ pub(crate) async fn timing(
     stops.sort_by(f64::total_cmp);
     let last_stop = stops.last().copied().unwrap_or(f64::MIN);
     let steady_rate = steady_rate(&stops);
+    let steady_window = steady_window(&stops);
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let out = client
-        .describe_execution()
-        .execution_arn(&all[0].3)
-        .send()
-        .await
-        .context("DescribeExecution")?;
-    let input: serde_json::Value = serde_json::from_str(out.input().unwrap_or("null"))?;
-    let got: serde_json::Value = serde_json::from_str(out.output().unwrap_or("null"))?;
-    let expected = expect(&input);
-    if got != expected {
-        bail!("the worker answered {got}; expected {expected}");
-    }
+    check_outputs(client, all.iter().map(|e| e.3.clone()).collect(), expect).await?;
     let mut first_task = f64::MAX;
     for e in all.iter().take(oldest) {
         let history = client
@@ -303,7 +296,55 @@ pub(crate) async fn timing(
         first_task,
         last_stop,
         steady_rate,
+        steady_window,
     })
+}
+
+/// Checks every execution's output against `expect(input)`, 32 DescribeExecution calls at a
+/// time.
+async fn check_outputs(
+    client: &aws_sdk_sfn::Client,
+    arns: Vec<String>,
+    expect: fn(&serde_json::Value) -> serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut pending = arns.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < 32 {
+            let Some(arn) = pending.next() else { break };
+            let client = client.clone();
+            running.spawn(async move {
+                let out = client
+                    .describe_execution()
+                    .execution_arn(&arn)
+                    .send()
+                    .await
+                    .context("DescribeExecution")?;
+                let input: serde_json::Value = serde_json::from_str(out.input().unwrap_or("null"))?;
+                let got: serde_json::Value = serde_json::from_str(out.output().unwrap_or("null"))?;
+                let expected = expect(&input);
+                if got != expected {
+                    bail!("{arn}: the worker answered {got}; expected {expected}");
+                }
+                anyhow::Ok(())
+            });
+        }
+        match running.join_next().await {
+            Some(done) => done.context("output check panicked")??,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The steady window of sorted `stops`: from the 10th to the 90th percentile, and the
+/// completions inside it.
+fn steady_window(stops: &[f64]) -> (f64, f64, usize) {
+    let n = stops.len();
+    if n < 2 {
+        return (0.0, 0.0, 0);
+    }
+    let (lo, hi) = ((n - 1) / 10, (n - 1) - (n - 1) / 10);
+    (stops[lo], stops[hi], hi - lo)
 }
 
 /// Completions per second between the 10th and 90th percentile of sorted `stops`; over the
@@ -416,6 +457,23 @@ mod tests {
                 .to_string()
                 .contains("the worker answered")
         );
+        // Every output is checked, not a sample: one wrong answer in 40 fails the run.
+        let one_wrong = timing(&client, &machine, 40, 8, |input| {
+            if input["name"] == "x37" {
+                serde_json::json!({"message": "Hello someone else"})
+            } else {
+                hello(input)
+            }
+        })
+        .await;
+        assert!(
+            one_wrong
+                .unwrap_err()
+                .to_string()
+                .contains("Hello someone else")
+        );
+        let (from, to, n) = t.steady_window;
+        assert!(from <= to && n > 0 && n < 40, "{:?}", t.steady_window);
         let short = timing(&client, &machine, 41, 8, hello).await;
         assert!(
             short
