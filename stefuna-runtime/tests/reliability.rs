@@ -17,8 +17,8 @@ use stefuna_local::{Emulator, Faults};
 use stefuna_runtime::Server;
 use support::fake_sfn::{FakeSfn, Sent};
 use support::{
-    FnActivity, Running, config, free_port, get, machine, spawn_listening, start, within,
-    worker_binary,
+    FnActivity, Running, config, finished, finished_within, free_port, get, machine,
+    spawn_listening, start, within, worker_binary,
 };
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -368,7 +368,7 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
     worker.wait_healthz(200, Duration::from_secs(40)).await;
     let before = start(&sfn, &sm, r#"{"n": 0}"#).await;
     assert_eq!(
-        *ended(&sfn, &before).await.status(),
+        finished(&sfn, &before).await.status,
         ExecutionStatus::Succeeded
     );
 
@@ -395,13 +395,8 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
 
     proxy.up().await;
     for exec in during.iter().chain([&before]) {
-        let d = within(
-            Duration::from_secs(60),
-            "the waiting executions",
-            ended(&sfn, exec),
-        )
-        .await;
-        assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+        let d = finished_within(&sfn, exec, Duration::from_secs(60)).await;
+        assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
         assert_eq!(activity_starts(&sfn, exec).await, 1, "each task ran once");
     }
     worker.wait_healthz(200, Duration::from_secs(10)).await;
@@ -552,27 +547,6 @@ async fn no_credentials_at_all_explain_how_to_configure_them() {
 // Delivery
 // ---------------------------------------------------------------------------------------------
 
-async fn ended(
-    sfn: &aws_sdk_sfn::Client,
-    exec: &str,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    within(Duration::from_secs(30), "the execution to end", async {
-        loop {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(exec)
-                .send()
-                .await
-                .unwrap();
-            if *d.status() != ExecutionStatus::Running {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_result_failing_transiently_is_delivered_once_it_recovers() {
     let emu = Emulator::builder()
@@ -638,9 +612,9 @@ async fn a_result_failing_transiently_is_delivered_once_it_recovers() {
     );
     emu.set_faults(Faults::default());
 
-    let d = ended(&sfn, &exec).await;
-    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
-    let output: serde_json::Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    let d = finished(&sfn, &exec).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    let output: serde_json::Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
     assert_eq!(output, serde_json::json!({"job": 1}));
     assert_eq!(
         runs.load(std::sync::atomic::Ordering::SeqCst),
@@ -686,10 +660,10 @@ async fn a_retry_meeting_a_closed_token_after_a_lost_answer_counts_as_delivered(
     .await;
     let ok = start(&sfn, &sm, r#"{"job": "ok"}"#).await;
     let failed = start(&sfn, &sm, r#"{"job": "fail"}"#).await;
-    assert_eq!(*ended(&sfn, &ok).await.status(), ExecutionStatus::Succeeded);
-    let f = ended(&sfn, &failed).await;
-    assert_eq!(*f.status(), ExecutionStatus::Failed);
-    assert_eq!(f.error(), Some("Job.Failed"));
+    assert_eq!(finished(&sfn, &ok).await.status, ExecutionStatus::Succeeded);
+    let f = finished(&sfn, &failed).await;
+    assert_eq!(f.status, ExecutionStatus::Failed);
+    assert_eq!(f.error.as_deref(), Some("Job.Failed"));
     // Both deliveries have ended once the retries were answered.
     let retries = "stefuna_delivery_retries_total{activity=\"Lost\"}";
     let finished = "stefuna_tasks_in_flight{activity=\"Lost\"}";
@@ -752,9 +726,9 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
         &serde_json::json!({ "wait_for_file": flag }).to_string(),
     )
     .await;
-    let d = ended(&sfn, &late).await;
-    assert_eq!(*d.status(), ExecutionStatus::Failed);
-    assert_eq!(d.error(), Some("States.Timeout"));
+    let d = finished(&sfn, &late).await;
+    assert_eq!(d.status, ExecutionStatus::Failed);
+    assert_eq!(d.error.as_deref(), Some("States.Timeout"));
     assert_eq!(
         activity_starts(&sfn, &late).await,
         1,
@@ -781,8 +755,8 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
     );
     // One slot: the next task runs only if the late one gave it back.
     let next = start(&sfn, &sm, r#"{"next": true}"#).await;
-    let d = ended(&sfn, &next).await;
-    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+    let d = finished(&sfn, &next).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
     assert_eq!(worker.stop().await, Some(0));
     emu.shutdown().await;
 }

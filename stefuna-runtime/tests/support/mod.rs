@@ -255,7 +255,12 @@ pub struct Ended {
 }
 
 pub async fn finished(sfn: &aws_sdk_sfn::Client, exec: &str) -> Ended {
-    within(Duration::from_secs(30), "the execution to end", async {
+    finished_within(sfn, exec, Duration::from_secs(30)).await
+}
+
+/// [`finished`] with another limit.
+pub async fn finished_within(sfn: &aws_sdk_sfn::Client, exec: &str, limit: Duration) -> Ended {
+    within(limit, "the execution to end", async {
         loop {
             let d = sfn
                 .describe_execution()
