@@ -6,114 +6,30 @@
 //! Labels are bounded: `activity` is one of the hosted activities, `error` and `code` are capped
 //! at [`MAX_LABEL_VALUES`] distinct values per family (more are counted as `other`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 
 use crate::pool::ActivityPool;
+
+mod families;
+
+use families::{
+    ActivityLabel, CodeLabels, ErrorLabels, Exported, Families, OutcomeLabels, PerActivity,
+    duration_histogram, refresh,
+};
 
 /// Most distinct values of a free-form label (`error`, `code`) per family.
 pub(crate) const MAX_LABEL_VALUES: usize = 64;
 
 /// The value counted once [`MAX_LABEL_VALUES`] is reached.
 pub(crate) const OTHER: &str = "other";
-
-/// Task duration buckets, seconds: from quick lookups to hour-long jobs.
-const DURATION_BUCKETS: [f64; 16] = [
-    0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
-    3600.0,
-];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ActivityLabel {
-    activity: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ErrorLabels {
-    activity: String,
-    error: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CodeLabels {
-    activity: String,
-    code: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    activity: String,
-    outcome: String,
-}
-
-type Counters<L = ActivityLabel> = Family<L, Counter>;
-type Gauges = Family<ActivityLabel, Gauge>;
-type FloatGauges = Family<ActivityLabel, Gauge<f64, AtomicU64>>;
-type Durations = Family<OutcomeLabels, Histogram, fn() -> Histogram>;
-
-fn duration_histogram() -> Histogram {
-    Histogram::new(DURATION_BUCKETS)
-}
-
-/// The families, each registered once.
-#[derive(Debug, Default)]
-struct Families {
-    started: Counters,
-    succeeded: Counters,
-    failed: Counters<ErrorLabels>,
-    in_flight: Gauges,
-    slots: Gauges,
-    slots_free: Gauges,
-    polls_open: Gauges,
-    polls: Counters,
-    polls_empty: Counters,
-    poll_errors: Counters,
-    poll_errors_by_code: Counters<CodeLabels>,
-    last_poll_age: FloatGauges,
-    heartbeats: Counters,
-    heartbeat_errors: Counters,
-    lost: Counters,
-    delivery_retries: Counters,
-    delivery_dropped: Counters,
-    /// Always set; an `Option` only so the rest can derive `Default`.
-    durations: Option<Durations>,
-}
-
-/// One activity's handles (cheap clones of the family members) and what is computed at scrape.
-#[derive(Debug)]
-struct PerActivity {
-    started: Counter,
-    succeeded: Counter,
-    in_flight: Gauge,
-    slots: Gauge,
-    slots_free: Gauge,
-    polls_open: Gauge,
-    polls: Counter,
-    polls_empty: Counter,
-    poll_errors: Counter,
-    last_poll_age: Gauge<f64, AtomicU64>,
-    heartbeats: Counter,
-    heartbeat_errors: Counter,
-    lost: Counter,
-    delivery_retries: Counter,
-    delivery_dropped: Counter,
-    /// The slot pool, known from the first poll on.
-    semaphore: Mutex<Option<Arc<Semaphore>>>,
-    /// Last `GetActivityTask` that returned (registration time until then).
-    last_poll: Mutex<Instant>,
-}
 
 /// One countable event.
 #[derive(Clone, Copy, Debug)]
@@ -150,143 +66,6 @@ pub(crate) struct Metrics {
     exported: Exported,
     errors_seen: Seen,
     codes_seen: Seen,
-}
-
-/// What a scrape reads: the families and the per-activity state behind the gauges computed at
-/// scrape time. A `Collector`, so the same series can also be put into a host service's registry
-/// ([`Metrics::register_into`]) and still be fresh there.
-#[derive(Clone, Debug)]
-struct Exported {
-    families: Arc<Families>,
-    activities: Arc<RwLock<HashMap<String, Arc<PerActivity>>>>,
-}
-
-impl Families {
-    /// Every family with its name (without the `stefuna_` prefix), help and unit.
-    fn series(&self) -> Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> {
-        let f = self;
-        let mut v: Vec<(&'static str, &'static str, Option<Unit>, &dyn EncodeMetric)> = vec![
-            (
-                "tasks_started",
-                "Tasks claimed and started",
-                None,
-                &f.started,
-            ),
-            (
-                "tasks_succeeded",
-                "Tasks answered with SendTaskSuccess",
-                None,
-                &f.succeeded,
-            ),
-            (
-                "tasks_failed",
-                "Tasks answered with SendTaskFailure, by error name",
-                None,
-                &f.failed,
-            ),
-            ("tasks_in_flight", "Tasks running now", None, &f.in_flight),
-            (
-                "slots",
-                "Tasks that may run at once (processes)",
-                None,
-                &f.slots,
-            ),
-            (
-                "slots_free",
-                "Slots held by neither a task nor an open poll",
-                None,
-                &f.slots_free,
-            ),
-            (
-                "polls_open",
-                "GetActivityTask calls open now",
-                None,
-                &f.polls_open,
-            ),
-            (
-                "polls",
-                "GetActivityTask calls that returned",
-                None,
-                &f.polls,
-            ),
-            (
-                "polls_empty",
-                "GetActivityTask calls that returned no task",
-                None,
-                &f.polls_empty,
-            ),
-            (
-                "poll_errors",
-                "GetActivityTask calls that failed",
-                None,
-                &f.poll_errors,
-            ),
-            (
-                "poll_errors_by_code",
-                "GetActivityTask calls that failed, by error code (timeout, network, ... when the \
-                 service sent none)",
-                None,
-                &f.poll_errors_by_code,
-            ),
-            (
-                "last_poll_age",
-                "Time since a GetActivityTask call last returned (since start when none has)",
-                Some(Unit::Seconds),
-                &f.last_poll_age,
-            ),
-            ("heartbeats", "Heartbeats sent", None, &f.heartbeats),
-            (
-                "heartbeat_errors",
-                "Heartbeats that failed",
-                None,
-                &f.heartbeat_errors,
-            ),
-            (
-                "tasks_lost",
-                "Tasks whose token Step Functions no longer accepts",
-                None,
-                &f.lost,
-            ),
-            (
-                "delivery_retries",
-                "SendTaskSuccess/SendTaskFailure calls retried",
-                None,
-                &f.delivery_retries,
-            ),
-            (
-                "delivery_dropped",
-                "Results that could not be delivered",
-                None,
-                &f.delivery_dropped,
-            ),
-        ];
-        if let Some(d) = &f.durations {
-            v.push((
-                "task_duration",
-                "Time from a task's start to its result, by outcome (succeeded, failed, lost, \
-                 shutdown)",
-                Some(Unit::Seconds),
-                d,
-            ));
-        }
-        v
-    }
-}
-
-impl Collector for Exported {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        refresh(&self.activities);
-        for (name, help, unit, metric) in self.families.series() {
-            if metric.is_empty() {
-                continue;
-            }
-            // The registry's own descriptors end their help with a full stop; keep that shape.
-            let help = format!("{help}.");
-            let m = encoder.encode_descriptor(name, &help, unit.as_ref(), metric.metric_type())?;
-            metric.encode(m)?;
-        }
-        Ok(())
-    }
 }
 
 impl Default for Metrics {
@@ -575,23 +354,6 @@ impl Seen {
 }
 
 /// Remembers an activity's slot pool and its size, once.
-/// Sets the gauges that are read rather than counted.
-fn refresh(activities: &RwLock<HashMap<String, Arc<PerActivity>>>) {
-    let all: Vec<Arc<PerActivity>> = activities
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
-    for a in all {
-        if let Some(s) = lock(&a.semaphore).as_ref() {
-            a.slots_free.set(saturating_i64(s.available_permits()));
-        }
-        a.last_poll_age
-            .set(lock(&a.last_poll).elapsed().as_secs_f64());
-    }
-}
-
 fn learn_slots(a: &PerActivity, processes: usize, slots: &Arc<Semaphore>) {
     lock(&a.semaphore).get_or_insert_with(|| {
         a.slots.set(saturating_i64(processes));
