@@ -58,7 +58,7 @@ impl ServerBuilder {
         code
     }
 
-    #[cfg_attr(not(feature = "local"), allow(unused_mut))]
+    #[cfg_attr(not(feature = "local"), allow(unused_mut, unused_variables))]
     async fn main_async(
         self,
         cli: crate::cli::Cli,
@@ -96,12 +96,13 @@ impl ServerBuilder {
             );
         }
 
+        // `load` resolved every activity; local mode filled in ARNs and the endpoint since, so
+        // it resolves them again, once. A configuration given to the builder is resolved (and
+        // refused with exit 2) by the server.
         #[cfg(feature = "local")]
-        if session.is_some() {
-            // Local mode filled in ARNs and the endpoint: resolve the activities again.
-            config.forget_resolved();
-        }
-        if let Err(e) = config.settings_for(&defaults) {
+        if session.is_some()
+            && let Err(e) = config.resolve_again(&defaults)
+        {
             signals.abort();
             return config_error(&e.to_string());
         }

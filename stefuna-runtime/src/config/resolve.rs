@@ -81,11 +81,23 @@ impl Config {
             .collect()
     }
 
-    /// Forgets the settings resolved by [`super::load`], after a change such as local mode
+    /// Resolves every activity again and keeps the result, after a change such as local mode
     /// filling in ARNs.
     #[cfg(feature = "local")]
-    pub(crate) fn forget_resolved(&mut self) {
+    pub(crate) fn resolve_again(
+        &mut self,
+        activities: &[(String, ActivityDefaults)],
+    ) -> Result<(), ConfigError> {
         self.resolved = None;
+        let settings = self.settings_for(activities)?;
+        self.resolved = Some(
+            activities
+                .iter()
+                .map(|(name, _)| name.to_lowercase())
+                .zip(settings)
+                .collect(),
+        );
+        Ok(())
     }
 
     pub(super) fn check_activities(
