@@ -41,6 +41,8 @@ pub struct ActivityDefaults {
     pub heartbeat: Option<u64>,
     /// Tasks run at once.
     pub concurrency: Option<usize>,
+    /// Where tasks run: `thread` or `process` (the `isolation` key).
+    pub isolation: Option<String>,
 }
 
 impl ActivityDefaults {
@@ -50,7 +52,14 @@ impl ActivityDefaults {
             arn,
             heartbeat,
             concurrency,
+            isolation: None,
         }
+    }
+
+    /// The same with `isolation` (`"thread"` or `"process"`) set.
+    pub fn with_isolation(mut self, isolation: impl Into<String>) -> Self {
+        self.isolation = Some(isolation.into());
+        self
     }
 }
 

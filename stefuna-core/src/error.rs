@@ -20,6 +20,9 @@ pub mod names {
     pub const PANIC: &str = "Stefuna.Panic";
     /// The worker shut down before the task finished; retry it on another worker.
     pub const WORKER_SHUTDOWN: &str = "Stefuna.WorkerShutdown";
+    /// The child process running the task (process isolation) died: a signal, an abort, a
+    /// non-zero exit or a kill for memory. The cause names it and the child's last stderr lines.
+    pub const WORKER_CRASHED: &str = "Stefuna.WorkerCrashed";
     /// The task was cancelled because Step Functions no longer accepts its token.
     pub const TASK_LOST: &str = "Stefuna.TaskLost";
 }

@@ -9,7 +9,8 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitBool, LitInt, LitStr, Pat, ReturnType, Type};
 
-const ARGUMENTS: &str = "`arn`, `heartbeat`, `name`, `concurrency`, `main`, `init`, `crate`";
+const ARGUMENTS: &str =
+    "`arn`, `heartbeat`, `name`, `concurrency`, `isolation`, `main`, `init`, `crate`";
 
 /// One argument as written, with its span.
 struct Arg<T> {
@@ -24,6 +25,7 @@ struct RawArgs {
     heartbeat: Option<Arg<LitInt>>,
     name: Option<Arg<LitStr>>,
     concurrency: Option<Arg<LitInt>>,
+    isolation: Option<Arg<LitStr>>,
     main: Option<Arg<LitBool>>,
     init: Option<Arg<syn::Path>>,
     krate: Option<Arg<LitStr>>,
@@ -35,6 +37,8 @@ struct Args {
     heartbeat: Option<u64>,
     name: Option<String>,
     concurrency: Option<usize>,
+    /// `thread` or `process`.
+    isolation: Option<String>,
     main: bool,
     /// The init hook the generated `main` registers.
     init: Option<syn::Path>,
@@ -123,6 +127,11 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
             ),
             "name" => once!(name, LitStr, "a string: `name = \"resize\"`"),
             "concurrency" => once!(concurrency, LitInt, "a positive integer: `concurrency = 8`"),
+            "isolation" => once!(
+                isolation,
+                LitStr,
+                "a string: `isolation = \"process\"` or `isolation = \"thread\"`"
+            ),
             "main" => once!(main, LitBool, "`true` or `false`"),
             "init" => once!(
                 init,
@@ -186,6 +195,16 @@ fn check_args(raw: RawArgs, errors: &mut Errors) -> Args {
         }),
         None => syn::parse_quote!(::stefuna),
     };
+    let isolation = raw.isolation.map(|a| {
+        let v = a.value.value();
+        if v != "thread" && v != "process" {
+            errors.push(
+                a.span,
+                format!("unknown isolation `{v}`; expected `\"thread\"` or `\"process\"`"),
+            );
+        }
+        v
+    });
     let main = raw.main.as_ref().is_none_or(|a| a.value.value);
     if let (Some(init), false) = (&raw.init, main) {
         errors.push(
@@ -199,6 +218,7 @@ fn check_args(raw: RawArgs, errors: &mut Errors) -> Args {
         heartbeat,
         name,
         concurrency,
+        isolation,
         main,
         init: raw.init.map(|a| a.value),
         krate,
@@ -483,6 +503,10 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
         Some(c) => quote!(::core::option::Option::Some(#c)),
         None => quote!(::core::option::Option::None),
     };
+    let isolation = args
+        .isolation
+        .as_ref()
+        .map(|i| quote!(.with_isolation(#i)));
     let input_ty = &sig.input_ty;
     let call_args = if sig.takes_context {
         quote!(input, &ctx)
@@ -518,7 +542,7 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
                     #name
                 }
                 fn defaults(&self) -> #krate::__private::ActivityDefaults {
-                    #krate::__private::ActivityDefaults::new(#arn, #heartbeat, #concurrency)
+                    #krate::__private::ActivityDefaults::new(#arn, #heartbeat, #concurrency)#isolation
                 }
                 fn invoke(
                     self: #krate::__private::Arc<Self>,

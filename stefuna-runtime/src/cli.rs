@@ -87,6 +87,12 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace: Option<u64>,
 
+    /// Where tasks run: `thread` (in this process) or `process` (a warm child process per
+    /// slot; a crash fails only its task).
+    #[arg(long, value_name = "MODE", value_parser = ["thread", "process"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
+
     /// Print what this binary would run (each activity's name, ARN, region, heartbeat and
     /// processes, after every configuration layer) as JSON, and exit; nothing starts.
     #[arg(long, conflicts_with = "local")]

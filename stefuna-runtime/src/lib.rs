@@ -60,6 +60,7 @@ pub mod describe;
 mod health;
 mod heartbeat;
 mod init;
+mod isolation;
 #[cfg(feature = "local")]
 mod local;
 pub mod logging;

@@ -24,11 +24,18 @@ impl ServerBuilder {
     /// for configuration errors (the message goes to stderr and nothing starts).
     pub fn run_main(self) -> ExitCode {
         use clap::Parser;
+        // A child of a process-isolation worker: flags and configuration come from the parent.
+        if crate::isolation::child::is_child() {
+            return crate::isolation::child::run(self);
+        }
         self.run_cli(crate::cli::Cli::parse())
     }
 
     /// [`ServerBuilder::run_main`] with flags already parsed.
     pub fn run_cli(mut self, cli: crate::cli::Cli) -> ExitCode {
+        if crate::isolation::child::is_child() {
+            return crate::isolation::child::run(self);
+        }
         let defaults = self.activity_defaults();
         let config = match self.config.take() {
             Some(c) => c,
@@ -42,6 +49,12 @@ impl ServerBuilder {
         }
         crate::logging::init(&config);
         config.warn_legacy_keys();
+        if config.isolation == config::Isolation::Process {
+            tracing::info!(
+                maxtasksperchild = ?config.max_tasks_per_child(),
+                "process isolation: each slot's task runs in a child process"
+            );
+        }
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("stefuna")

@@ -59,6 +59,8 @@ pub(crate) struct ActivityPool {
     pub(crate) clients: Clients,
     /// One permit per task that may run at once; a poll holds one while open.
     pub(crate) slots: Arc<Semaphore>,
+    /// With `isolation = "process"`: the children its tasks run in.
+    pub(crate) children: Option<Arc<crate::isolation::Children>>,
 }
 
 #[cfg(test)]

@@ -98,15 +98,15 @@ impl Server {
 /// Configures and runs a [`Server`].
 #[derive(Default)]
 pub struct ServerBuilder {
-    activities: Vec<Arc<dyn Activity>>,
-    state: SharedState,
+    pub(crate) activities: Vec<Arc<dyn Activity>>,
+    pub(crate) state: SharedState,
     pub(crate) config: Option<Config>,
     shutdown: Option<BoxFuture<'static, ()>>,
     client: Option<aws_sdk_sfn::Client>,
     health_listener: Option<std::net::TcpListener>,
     abandon_polls: bool,
     monitor: Option<Monitor>,
-    init: Vec<BoxedInit>,
+    pub(crate) init: Vec<BoxedInit>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -253,6 +253,14 @@ impl ServerBuilder {
             None => config::load_embedded(&self.activity_defaults())?,
         };
         config.warn_legacy_keys();
+        if config.isolation == config::Isolation::Process {
+            return Err(ConfigError::new(
+                "`isolation = \"process\"` needs a worker binary: its children re-execute the \
+                 binary, whose `main` must call `run_main` (the #[stefuna::activity] main does); \
+                 `ServerBuilder::run` inside a service supports `isolation = \"thread\"` only",
+            )
+            .into());
+        }
         let guard = DrainOnDrop {
             shutdown: shutdown.clone(),
             watcher,
@@ -331,6 +339,8 @@ impl ServerBuilder {
         });
 
         let mut clients: HashMap<String, Clients> = HashMap::new();
+        let mut all_children = Vec::new();
+        let config_value = serde_json::to_value(&*config).unwrap_or_default();
         for (activity, settings) in resolved {
             let region = config
                 .region
@@ -357,6 +367,23 @@ impl ServerBuilder {
                 heartbeat_seconds = settings.heartbeat.map_or(0, |d| d.as_secs()),
                 "polling"
             );
+            let children = (config.isolation == config::Isolation::Process).then(|| {
+                let spec = crate::isolation::parent::Spawn {
+                    activity: activity.name().to_owned(),
+                    arn: settings.arn.clone(),
+                    worker_name: worker_name.to_string(),
+                    config: config_value.clone(),
+                };
+                let c = Arc::new(crate::isolation::Children::new(
+                    spec,
+                    name.clone(),
+                    config.max_tasks_per_child(),
+                    shared.lost_task_grace,
+                    metrics.clone(),
+                ));
+                all_children.push(c.clone());
+                c
+            });
             let pool = Arc::new(ActivityPool {
                 activity,
                 name,
@@ -364,6 +391,7 @@ impl ServerBuilder {
                 slots: Arc::new(Semaphore::new(settings.processes)),
                 clients,
                 settings,
+                children,
             });
             for i in 0..pollers {
                 shared
@@ -412,6 +440,9 @@ impl ServerBuilder {
             }
         }
         shutdown.exit.cancel();
+        for children in &all_children {
+            children.close().await;
+        }
         health.set_phase(Phase::Stopped);
         health_server.stop().await;
         drop(watchdog);

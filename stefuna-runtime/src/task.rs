@@ -24,12 +24,15 @@ enum Job {
     Blocking(JoinHandle<Result<String, TaskError>>),
     /// `invoke` itself panicked.
     Failed(Option<TaskError>),
+    /// Running in a child process (`isolation = "process"`), which stops it itself when the
+    /// task is cancelled: SIGTERM, then SIGKILL after `lost_task_grace`.
+    Process(JoinHandle<Result<String, TaskError>>),
 }
 
 impl Job {
     async fn join(&mut self) -> Result<String, TaskError> {
         match self {
-            Job::Async(h) | Job::Blocking(h) => match h.await {
+            Job::Async(h) | Job::Blocking(h) | Job::Process(h) => match h.await {
                 Ok(res) => res,
                 Err(e) if e.is_panic() => Err(panic_error(e.into_panic())),
                 Err(e) => Err(TaskError::new(
@@ -181,12 +184,20 @@ async fn run_in_span(
 
     let span = tracing::Span::current();
     let activity = pool.activity.clone();
-    let mut job = match std::panic::catch_unwind(AssertUnwindSafe(|| activity.invoke(input, ctx))) {
-        Ok(Invocation::Async(fut)) => Job::Async(tokio::spawn(fut.instrument(span))),
-        Ok(Invocation::Blocking(f)) => {
-            Job::Blocking(tokio::task::spawn_blocking(move || span.in_scope(f)))
-        }
-        Err(payload) => Job::Failed(Some(panic_error(payload))),
+    let mut job = match &pool.children {
+        Some(children) => Job::Process(tokio::spawn(
+            children
+                .clone()
+                .run(token.clone(), input, hb.clone(), cancel.clone())
+                .instrument(span),
+        )),
+        None => match std::panic::catch_unwind(AssertUnwindSafe(|| activity.invoke(input, ctx))) {
+            Ok(Invocation::Async(fut)) => Job::Async(tokio::spawn(fut.instrument(span))),
+            Ok(Invocation::Blocking(f)) => {
+                Job::Blocking(tokio::task::spawn_blocking(move || span.in_scope(f)))
+            }
+            Err(payload) => Job::Failed(Some(panic_error(payload))),
+        },
     };
     let beats = pool
         .settings
@@ -253,7 +264,7 @@ async fn run_in_span(
 /// stopped from outside), unless the worker is forced to shut down.
 async fn finish_lost(shared: &Shared, job: &mut Job) {
     match job {
-        Job::Async(_) => {
+        Job::Async(_) | Job::Process(_) => {
             let done = tokio::time::timeout(shared.lost_task_grace, job.join()).await;
             if done.is_err() {
                 tracing::warn!(

@@ -73,7 +73,7 @@ fn full_file_fills_every_key() {
             c.server_config.get::<String>("tag").unwrap().as_deref(),
             Some("blue")
         );
-        assert_eq!(c.maxtasksperchild, Some(serde_json::json!(10)));
+        assert_eq!(c.maxtasksperchild, Some(10));
         let s: ActivitySettings = c.activity_settings("Resize", &resize()[0].1, true).unwrap();
         assert_eq!(
             s.arn,

@@ -28,6 +28,7 @@ const STRING_KEYS: &[&str] = &[
     "healthcheck_host",
     "endpoint_url",
     "region",
+    "isolation",
 ];
 
 impl Config {
@@ -97,7 +98,7 @@ pub(super) fn attribute_defaults(
         }
         t
     };
-    let value = match activities {
+    let mut value = match activities {
         [(_, defaults)] => table(defaults, "activity_arn"),
         _ => {
             let per_name = activities
@@ -113,6 +114,14 @@ pub(super) fn attribute_defaults(
             top
         }
     };
+    // One process per binary: any activity asking for process isolation gets it for all.
+    let modes: Vec<&str> = activities
+        .iter()
+        .filter_map(|(_, d)| d.isolation.as_deref())
+        .collect();
+    if let Some(i) = modes.iter().find(|m| **m == "process").or(modes.first()) {
+        value.insert("isolation".into(), (*i).into());
+    }
     Serialized::defaults(serde_json::Value::Object(value))
 }
 

@@ -75,6 +75,10 @@ pub(super) struct Families {
     pub(super) lost: Counters,
     pub(super) delivery_retries: Counters,
     pub(super) delivery_dropped: Counters,
+    /// Process isolation: children started (rare, so not in `PerActivity`).
+    pub(super) children_started: Counters,
+    /// Process isolation: children that died with a task.
+    pub(super) child_crashes: Counters,
     /// Always set; an `Option` only so the rest can derive `Default`.
     pub(super) durations: Option<Durations>,
 }
@@ -191,6 +195,19 @@ impl Families {
                 "Heartbeats that failed",
                 None,
                 &f.heartbeat_errors,
+            ),
+            (
+                "children_started",
+                "Child processes started (isolation = \"process\")",
+                None,
+                &f.children_started,
+            ),
+            (
+                "child_crashes",
+                "Child processes that died (or failed to start) with a task; the task failed \
+                 with Stefuna.WorkerCrashed",
+                None,
+                &f.child_crashes,
             ),
             (
                 "tasks_lost",

@@ -57,6 +57,10 @@ pub(crate) enum Event<'a> {
     DeliveryRetry,
     /// A result could not be delivered (dead token or refused request).
     DeliveryDropped,
+    /// Process isolation started a child process.
+    ChildStarted,
+    /// Process isolation: a child process died (or failed to start) while it had a task.
+    ChildCrashed,
 }
 
 /// The runtime's metrics, labelled by activity name.
@@ -138,6 +142,19 @@ impl Metrics {
             }
             Event::DeliveryDropped => {
                 a.delivery_dropped.inc();
+            }
+            Event::ChildStarted | Event::ChildCrashed => {
+                let f = &self.exported.families;
+                let family = if matches!(event, Event::ChildStarted) {
+                    &f.children_started
+                } else {
+                    &f.child_crashes
+                };
+                family
+                    .get_or_create(&families::ActivityLabel {
+                        activity: activity.to_owned(),
+                    })
+                    .inc();
             }
         }
     }
