@@ -27,6 +27,7 @@
 //! log under `<target>/bench/logs/`.
 
 mod endpoint;
+mod isolation;
 mod procfs;
 mod report;
 
@@ -62,6 +63,11 @@ pub struct BenchArgs {
     /// Leave stefuna 1.0.1 (Python) out.
     #[arg(long)]
     pub no_python: bool,
+    /// Workers to run, comma separated, from `raw`, `stefuna`, `process` (stefuna with
+    /// `isolation = "process"`), `python`, `python-best` (default: all); the raw SDK still
+    /// calibrates the run sizes.
+    #[arg(long, value_delimiter = ',', default_value = "raw,stefuna,process,python,python-best")]
+    pub workers: Vec<isolation::Worker>,
     /// Highest concurrency stefuna 1.0.1 runs at (one Python process per task); default: all
     /// that fit in the available memory at 100 MiB per process.
     #[arg(long)]
@@ -167,7 +173,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .run(Kind::Raw, c, 1500.max(200 * c), "calibration")
             .await?;
         let fast = size(raw.tasks_per_s, args.seconds, args.max_tasks);
-        let py = if bench.venv.is_some() && c <= python_max {
+        let py = if bench.venv.is_some()
+            && c <= python_max
+            && (args.workers.contains(&isolation::Worker::Python)
+                || args.workers.contains(&isolation::Worker::PythonBest))
+        {
             let p = bench
                 .run(Kind::Python, c, (50 * c).clamp(200, 600), "calibration")
                 .await?;
@@ -199,10 +209,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let (fast, py) = sizes[&c];
             let mut round = BTreeMap::new();
             let tag = format!("run {rep}/{}", args.runs);
-            let mut kinds = vec![(Kind::Raw, fast), (Kind::Stefuna, fast)];
+            let mut kinds = vec![
+                (Kind::Raw, fast),
+                (Kind::Stefuna, fast),
+                (Kind::Process, fast),
+            ];
             if let Some(p) = py {
                 kinds.extend([(Kind::Python, p), (Kind::PythonBest, p)]);
             }
+            kinds.retain(|(k, _)| isolation::selected(&args.workers, *k));
             for (kind, tasks) in rotated(&kinds, turn) {
                 round.insert(kind, bench.run(kind, c, tasks, &tag).await?);
             }
@@ -535,8 +550,8 @@ impl Bench {
                 c.args([url, activity, &n]);
                 c
             }
-            Kind::Stefuna | Kind::Sleep => {
-                let bin = if kind == Kind::Stefuna {
+            Kind::Stefuna | Kind::Sleep | Kind::Process => {
+                let bin = if kind != Kind::Sleep {
                     release.join("examples/hello")
                 } else {
                     release.join("bench-sleep")
@@ -552,8 +567,11 @@ impl Bench {
                     "--healthcheck",
                     "0",
                 ]);
-                if kind == Kind::Stefuna {
+                if kind != Kind::Sleep {
                     c.args(&self.stefuna_args);
+                }
+                if kind == Kind::Process {
+                    c.args(["--isolation", "process"]);
                 }
                 c
             }

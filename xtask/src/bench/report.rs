@@ -20,6 +20,8 @@ pub(crate) enum Kind {
     PythonBest,
     /// The memory run's sleeping stefuna worker (`bench-sleep`).
     Sleep,
+    /// The hello example with `--isolation process` (a child process per slot).
+    Process,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Python => "stefuna 1.0.1 (Python)",
             Kind::PythonBest => "stefuna 1.0.1, best settings",
             Kind::Sleep => "stefuna (1,000 × sleep 5 s)",
+            Kind::Process => "stefuna, isolation = process",
         }
     }
 }
@@ -102,7 +105,7 @@ impl Spread {
     }
 }
 
-fn show(values: &[f64], digits: usize) -> String {
+pub(super) fn show(values: &[f64], digits: usize) -> String {
     Spread::of(values).map_or_else(|| "–".to_owned(), |s| s.show(digits))
 }
 
@@ -120,7 +123,7 @@ pub(crate) struct Results {
 }
 
 impl Results {
-    fn figures(&self, kind: Kind, c: usize) -> Vec<Figures> {
+    pub(super) fn figures(&self, kind: Kind, c: usize) -> Vec<Figures> {
         self.rounds
             .iter()
             .filter(|(rc, _)| *rc == c)
@@ -129,7 +132,7 @@ impl Results {
     }
 
     /// Per-round ratios `f(a) / f(b)` at concurrency `c`, from rounds that have both.
-    fn ratios(&self, c: usize, a: Kind, b: Kind, f: fn(&Figures) -> f64) -> Vec<f64> {
+    pub(super) fn ratios(&self, c: usize, a: Kind, b: Kind, f: fn(&Figures) -> f64) -> Vec<f64> {
         self.rounds
             .iter()
             .filter(|(rc, _)| *rc == c)
@@ -226,6 +229,7 @@ impl Results {
             );
         }
         md.push_str(&self.goals());
+        md.push_str(&super::isolation::section(self));
         if !self.notes.is_empty() {
             md.push_str("\nNotes:\n\n");
             for n in &self.notes {
@@ -301,6 +305,7 @@ impl Results {
         let series: Vec<Series> = [
             (Kind::Raw, RGBColor(120, 120, 120)),
             (Kind::Stefuna, RGBColor(200, 70, 20)),
+            (Kind::Process, RGBColor(230, 150, 30)),
             (Kind::Python, RGBColor(40, 90, 180)),
             (Kind::PythonBest, RGBColor(90, 160, 220)),
         ]
@@ -374,7 +379,13 @@ impl Results {
 }
 
 /// The rows of the main table, in order.
-const ROWS: [Kind; 4] = [Kind::Raw, Kind::Stefuna, Kind::Python, Kind::PythonBest];
+const ROWS: [Kind; 5] = [
+    Kind::Raw,
+    Kind::Stefuna,
+    Kind::Process,
+    Kind::Python,
+    Kind::PythonBest,
+];
 
 /// A goal on a figure.
 #[derive(Clone, Copy, Debug)]
