@@ -82,9 +82,12 @@ fn isolated(input: Input, ctx: &Context) -> Result<Output, TaskError> {
             // Touch every page, so the leak is resident memory and not just address space.
             std::mem::forget(vec![1u8; input.leak_kb * 1024]);
         }
-        Kind::Block => loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        },
+        Kind::Block => {
+            eprintln!("isolated: pid {} blocks forever", std::process::id());
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
     }
     Ok(Output {
         pid: std::process::id(),

@@ -42,6 +42,11 @@
 //!   `stefuna_heartbeats_total`, ... labelled by `activity`; every series is listed in the
 //!   README's "Operating stefuna"); `/healthz` is also 503 when the runtime stops running its
 //!   watchdog task for 30 s.
+//! - **Process isolation** (`isolation = "process"`): each slot's task runs in a warm child
+//!   process of the same binary (re-executed with a private marker; `run_main` serves the
+//!   child), recycled after `maxtasksperchild` tasks. The parent alone talks to Step Functions;
+//!   a child that dies fails only its task with `Stefuna.WorkerCrashed`, and a lost task's
+//!   child gets SIGTERM, then SIGKILL after `lost_task_grace`. See `docs/process-isolation.md`.
 //! - **`--describe`** prints what the binary would run (each activity's name, ARN, region,
 //!   heartbeat and processes once every configuration layer is applied) as JSON and exits; see
 //!   [`describe`]. Deploy tools read workers this way.

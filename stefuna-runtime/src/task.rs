@@ -264,7 +264,11 @@ async fn run_in_span(
 /// stopped from outside), unless the worker is forced to shut down.
 async fn finish_lost(shared: &Shared, job: &mut Job) {
     match job {
-        Job::Async(_) | Job::Process(_) => {
+        // The child gets SIGTERM, then SIGKILL after the grace (isolation/parent.rs).
+        Job::Process(_) => {
+            let _ = job.join().await;
+        }
+        Job::Async(_) => {
             let done = tokio::time::timeout(shared.lost_task_grace, job.join()).await;
             if done.is_err() {
                 tracing::warn!(
