@@ -28,18 +28,43 @@ struct Worker {
 impl Worker {
     /// Starts the `isolated` example in process mode against `endpoint`, and waits until it
     /// polls.
-    async fn start(name: &str, endpoint: &str, arn: &str, extra: &[&str], env: &[(&str, &str)]) -> Worker {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let stderr = std::env::temp_dir().join(format!("stefuna-isolation-{name}-{}.stderr", std::process::id()));
+    async fn start(
+        name: &str,
+        endpoint: &str,
+        arn: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Worker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let stderr = std::env::temp_dir().join(format!(
+            "stefuna-isolation-{name}-{}.stderr",
+            std::process::id()
+        ));
         let mut cmd = support::example_command("isolated");
-        cmd.args(["--activity-arn", arn, "--endpoint-url", endpoint, "--region", "us-east-1"])
-            .args(["--healthcheck-host", "127.0.0.1", "--healthcheck", &port.to_string()])
-            .args(["--isolation", "process"])
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap());
+        cmd.args([
+            "--activity-arn",
+            arn,
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            "us-east-1",
+        ])
+        .args([
+            "--healthcheck-host",
+            "127.0.0.1",
+            "--healthcheck",
+            &port.to_string(),
+        ])
+        .args(["--isolation", "process"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -52,17 +77,40 @@ impl Worker {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("the worker exited before polling: {status}\n{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+                panic!(
+                    "the worker exited before polling: {status}\n{}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                );
             }
-            assert!(Instant::now() < deadline, "the worker did not get ready within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not get ready within 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Worker { child, pid, health, stderr }
+        Worker {
+            child,
+            pid,
+            health,
+            stderr,
+        }
     }
 
     /// A counter from `/metrics` (0 when the series is absent).
     async fn metric(&self, name: &str) -> f64 {
-        let (_, text) = get(&format!("{}/metrics", self.health)).await.unwrap();
+        // A busy machine can make one scrape slow: try a few times.
+        let url = format!("{}/metrics", self.health);
+        let mut text = String::new();
+        for attempt in 0..5 {
+            match get(&url).await {
+                Ok((_, t)) => {
+                    text = t;
+                    break;
+                }
+                Err(e) if attempt == 4 => panic!("{url}: {e}"),
+                Err(_) => {}
+            }
+        }
         text.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -81,7 +129,10 @@ impl Drop for Worker {
 }
 
 async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
-    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()?;
     let r = c.get(url).send().await?;
     Ok((r.status().as_u16(), r.text().await?))
 }
@@ -90,10 +141,16 @@ async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
 fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // Fields after the `(comm)`: state, ppid, ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let mut f = rest.split_whitespace();
         let (state, ppid) = (f.next(), f.next().and_then(|x| x.parse::<u32>().ok()));
         if ppid == Some(pid) && state != Some("Z") {
@@ -104,8 +161,10 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| !r.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+    })
 }
 
 /// Waits (at most 60 s) until `cond` holds, checking every 20 ms: for facts only /proc shows.
@@ -118,10 +177,24 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// An activity and a state machine with `task` as its one Task state's extra fields.
-async fn machine(sfn: &aws_sdk_sfn::Client, name: &str, task: serde_json::Value) -> (String, String) {
-    let arn = sfn.create_activity().name(name).send().await.unwrap().activity_arn().to_owned();
+async fn machine(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    task: serde_json::Value,
+) -> (String, String) {
+    let arn = sfn
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
     let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
-    state.as_object_mut().unwrap().extend(task.as_object().unwrap().clone());
+    state
+        .as_object_mut()
+        .unwrap()
+        .extend(task.as_object().unwrap().clone());
     let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
     let sm = sfn
         .create_state_machine()
@@ -137,29 +210,53 @@ async fn machine(sfn: &aws_sdk_sfn::Client, name: &str, task: serde_json::Value)
 }
 
 async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: serde_json::Value) -> String {
-    sfn.start_execution().state_machine_arn(sm).input(input.to_string()).send().await.unwrap().execution_arn().to_owned()
+    sfn.start_execution()
+        .state_machine_arn(sm)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned()
 }
 
 /// Waits (at most 120 s) for an execution to end.
-async fn ended(sfn: &aws_sdk_sfn::Client, exec: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+async fn ended(
+    sfn: &aws_sdk_sfn::Client,
+    exec: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let d = sfn.describe_execution().execution_arn(exec).send().await.unwrap();
+        let d = sfn
+            .describe_execution()
+            .execution_arn(exec)
+            .send()
+            .await
+            .unwrap();
         if *d.status() != ExecutionStatus::Running {
             return d;
         }
-        assert!(Instant::now() < deadline, "execution {exec} still running after 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "execution {exec} still running after 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
 async fn emulator() -> (Emulator, aws_sdk_sfn::Client) {
-    let emu = Emulator::builder().time_scale(TIME_SCALE).start().await.unwrap();
+    let emu = Emulator::builder()
+        .time_scale(TIME_SCALE)
+        .start()
+        .await
+        .unwrap();
     let sfn = support::sfn(emu.endpoint());
     (emu, sfn)
 }
 
-fn output(d: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput) -> serde_json::Value {
+fn output(
+    d: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
+) -> serde_json::Value {
     assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
     serde_json::from_str(d.output().unwrap()).unwrap()
 }
@@ -179,23 +276,45 @@ async fn an_abort_fails_only_its_task_with_worker_crashed_and_is_retried() {
     let crash = start(&sfn, &sm, serde_json::json!({"kind": "abort"})).await;
     let crashed = ended(&sfn, &crash).await;
     assert_eq!(*crashed.status(), ExecutionStatus::Failed, "{crashed:?}");
-    assert_eq!(crashed.error(), Some("Stefuna.WorkerCrashed"), "{crashed:?}");
+    assert_eq!(
+        crashed.error(),
+        Some("Stefuna.WorkerCrashed"),
+        "{crashed:?}"
+    );
     let cause = crashed.cause().unwrap_or_default();
     assert!(cause.contains("SIGABRT"), "{cause}");
-    assert!(cause.contains("aborting on purpose"), "the cause carries the child's stderr: {cause}");
+    assert!(
+        cause.contains("aborting on purpose"),
+        "the cause carries the child's stderr: {cause}"
+    );
 
     let mut pids = std::collections::HashSet::new();
     for exec in &slow {
         let out = output(&ended(&sfn, exec).await);
-        assert_ne!(out["pid"].as_u64(), Some(u64::from(w.pid)), "tasks run in children");
-        assert_eq!(out["pid"], out["init_pid"], "the init hook ran in the task's child");
+        assert_ne!(
+            out["pid"].as_u64(),
+            Some(u64::from(w.pid)),
+            "tasks run in children"
+        );
+        assert_eq!(
+            out["pid"], out["init_pid"],
+            "the init hook ran in the task's child"
+        );
         pids.insert(out["pid"].as_u64().unwrap());
     }
     assert_eq!(pids.len(), 7, "seven tasks in flight ran in seven children");
     // The state machine retried the crashed task once: two crashes, each replaced.
-    assert_eq!(w.metric("stefuna_child_crashes_total").await, 2.0, "{}", w.log());
+    assert_eq!(
+        w.metric("stefuna_child_crashes_total").await,
+        2.0,
+        "{}",
+        w.log()
+    );
     let after = output(&ended(&sfn, &start(&sfn, &sm, serde_json::json!({})).await).await);
-    assert!(pids.contains(&after["pid"].as_u64().unwrap()), "a warm child took the next task");
+    assert!(
+        pids.contains(&after["pid"].as_u64().unwrap()),
+        "a warm child took the next task"
+    );
     assert!(alive(w.pid));
 }
 
@@ -203,14 +322,29 @@ async fn an_abort_fails_only_its_task_with_worker_crashed_and_is_retried() {
 async fn maxtasksperchild_3_over_10_tasks_on_one_slot_starts_4_children() {
     let (emu, sfn) = emulator().await;
     let (arn, sm) = machine(&sfn, "recycle", serde_json::json!({})).await;
-    let w = Worker::start("recycle", emu.endpoint(), &arn, &["--processes", "1"], &[("STEFUNA_MAXTASKSPERCHILD", "3")]).await;
+    let w = Worker::start(
+        "recycle",
+        emu.endpoint(),
+        &arn,
+        &["--processes", "1"],
+        &[("STEFUNA_MAXTASKSPERCHILD", "3")],
+    )
+    .await;
     let mut runs = Vec::new();
     for _ in 0..10 {
         let out = output(&ended(&sfn, &start(&sfn, &sm, serde_json::json!({})).await).await);
         runs.push((out["pid"].as_u64().unwrap(), out["tasks"].as_u64().unwrap()));
     }
-    assert_eq!(w.metric("stefuna_children_started_total").await, 4.0, "{}", w.log());
-    assert_eq!(runs.iter().map(|r| r.1).collect::<Vec<_>>(), [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]);
+    assert_eq!(
+        w.metric("stefuna_children_started_total").await,
+        4.0,
+        "{}",
+        w.log()
+    );
+    assert_eq!(
+        runs.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]
+    );
     let distinct: std::collections::HashSet<_> = runs.iter().map(|r| r.0).collect();
     assert_eq!(distinct.len(), 4, "{runs:?}");
     assert_eq!(w.metric("stefuna_child_crashes_total").await, 0.0);
@@ -232,11 +366,20 @@ async fn a_lost_blocking_task_is_killed_and_frees_its_slot() {
     .await;
     let blocked = start(&sfn, &sm, serde_json::json!({"kind": "block"})).await;
     let d = ended(&sfn, &blocked).await;
-    assert!(d.error().is_some_and(|e| e.starts_with("States.") && e.contains("Timeout")), "{d:?}");
+    assert!(
+        d.error()
+            .is_some_and(|e| e.starts_with("States.") && e.contains("Timeout")),
+        "{d:?}"
+    );
     let mut blocker = None;
     until("the blocking child names itself on stderr", || {
         blocker = w.log().lines().find_map(|l| {
-            l.split("isolated: pid ").nth(1)?.split(' ').next()?.parse::<u32>().ok()
+            l.split("isolated: pid ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
         });
         blocker.is_some()
     })
@@ -246,8 +389,16 @@ async fn a_lost_blocking_task_is_killed_and_frees_its_slot() {
     // stopped, a process is killed.
     let next = output(&ended(&sfn, &start(&sfn, &sm, serde_json::json!({})).await).await);
     assert_ne!(next["pid"].as_u64(), Some(u64::from(blocker)));
-    assert!(!alive(blocker), "the blocking child {blocker} is still alive");
-    assert!(w.log().contains("child did not stop within its grace; killing it"), "{}", w.log());
+    assert!(
+        !alive(blocker),
+        "the blocking child {blocker} is still alive"
+    );
+    assert!(
+        w.log()
+            .contains("child did not stop within its grace; killing it"),
+        "{}",
+        w.log()
+    );
     assert_eq!(w.metric("stefuna_tasks_lost_total").await, 1.0);
 }
 
@@ -267,7 +418,10 @@ async fn sigkill_of_the_worker_leaves_no_child() {
     .await;
     w.child.start_kill().unwrap();
     w.child.wait().await.unwrap();
-    until("every child exited after its parent was SIGKILLed", || kids.iter().all(|p| !alive(*p))).await;
+    until("every child exited after its parent was SIGKILLed", || {
+        kids.iter().all(|p| !alive(*p))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,7 +432,11 @@ async fn local_mode_runs_inputs_in_children() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.matches("\"init_pid\"").count(), 2, "{stdout}");
 }
 
@@ -286,13 +444,18 @@ async fn local_mode_runs_inputs_in_children() {
 fn tree_pss_mib(pid: u32) -> f64 {
     let one = |p: u32| -> f64 {
         let read = |file: &str, key: &str| {
-            std::fs::read_to_string(format!("/proc/{p}/{file}")).ok().and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix(key))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            })
+            std::fs::read_to_string(format!("/proc/{p}/{file}"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix(key))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                })
         };
-        read("smaps_rollup", "Pss:").or_else(|| read("status", "VmRSS:")).unwrap_or(0.0) / 1024.0
+        read("smaps_rollup", "Pss:")
+            .or_else(|| read("status", "VmRSS:"))
+            .unwrap_or(0.0)
+            / 1024.0
     };
     one(pid) + children_of(pid).into_iter().map(one).sum::<f64>()
 }
@@ -303,7 +466,10 @@ fn tree_pss_mib(pid: u32) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaking_task_recycled_every_100_tasks_stays_flat() {
     use futures::StreamExt;
-    let tasks: usize = std::env::var("ISOLATION_LEAK_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let tasks: usize = std::env::var("ISOLATION_LEAK_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let (emu, sfn) = emulator().await;
     let (arn, sm) = machine(&sfn, "leak", serde_json::json!({})).await;
     let w = Worker::start(
@@ -319,7 +485,12 @@ async fn a_leaking_task_recycled_every_100_tasks_stays_flat() {
         .map(|_| {
             let (sfn, sm, input) = (sfn.clone(), sm.clone(), input.clone());
             async move {
-                sfn.start_execution().state_machine_arn(sm).input(input).send().await.unwrap();
+                sfn.start_execution()
+                    .state_machine_arn(sm)
+                    .input(input)
+                    .send()
+                    .await
+                    .unwrap();
             }
         })
         .buffer_unordered(16)
@@ -340,17 +511,33 @@ async fn a_leaking_task_recycled_every_100_tasks_stays_flat() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(900), async { tokio::join!(starts, sampler) })
-        .await
-        .expect("the tasks to finish within 15 minutes");
+    tokio::time::timeout(Duration::from_secs(900), async {
+        tokio::join!(starts, sampler)
+    })
+    .await
+    .expect("the tasks to finish within 15 minutes");
     let started = w.metric("stefuna_children_started_total").await;
-    assert!(started >= (tasks / 100) as f64, "children started: {started}");
-    assert_eq!(w.metric("stefuna_child_crashes_total").await, 0.0, "{}", w.log());
+    assert!(
+        started >= (tasks / 100) as f64,
+        "children started: {started}"
+    );
+    assert_eq!(
+        w.metric("stefuna_child_crashes_total").await,
+        0.0,
+        "{}",
+        w.log()
+    );
     let peak = samples.iter().map(|s| s.1).fold(0.0, f64::max);
     let leaked_mib = tasks as f64 * 64.0 / 1024.0;
     eprintln!("samples (tasks done, PSS MiB): {samples:?}; leaked in all {leaked_mib} MiB");
     // Four children hold at most 100 leaks each (25 MiB) on top of their baseline.
     let first = samples.first().map_or(0.0, |s| s.1);
-    assert!(peak <= first + 40.0, "memory grew from {first:.1} to {peak:.1} MiB: {samples:?}");
-    assert!(peak < leaked_mib / 3.0, "peak {peak:.1} MiB against {leaked_mib} MiB leaked");
+    assert!(
+        peak <= first + 40.0,
+        "memory grew from {first:.1} to {peak:.1} MiB: {samples:?}"
+    );
+    assert!(
+        peak < leaked_mib / 3.0,
+        "peak {peak:.1} MiB against {leaked_mib} MiB leaked"
+    );
 }

@@ -503,10 +503,7 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
         Some(c) => quote!(::core::option::Option::Some(#c)),
         None => quote!(::core::option::Option::None),
     };
-    let isolation = args
-        .isolation
-        .as_ref()
-        .map(|i| quote!(.with_isolation(#i)));
+    let isolation = args.isolation.as_ref().map(|i| quote!(.with_isolation(#i)));
     let input_ty = &sig.input_ty;
     let call_args = if sig.takes_context {
         quote!(input, &ctx)

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use stefuna_core::{Context, Heartbeat, HeartbeatError, Invocation, SharedState, TaskError, TaskToken};
+use stefuna_core::{
+    Context, Heartbeat, HeartbeatError, Invocation, SharedState, TaskError, TaskToken,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, ToChild, ToParent};
@@ -48,10 +50,9 @@ struct Forward(Link);
 
 impl Heartbeat for Forward {
     fn beat(&self) -> BoxFuture<'_, Result<(), HeartbeatError>> {
-        let res = self
-            .0
-            .send(&ToParent::Heartbeat)
-            .map_err(|e| HeartbeatError::Transient(format!("cannot reach the worker process: {e}")));
+        let res = self.0.send(&ToParent::Heartbeat).map_err(|e| {
+            HeartbeatError::Transient(format!("cannot reach the worker process: {e}"))
+        });
         Box::pin(async move { res })
     }
 }
@@ -76,16 +77,24 @@ fn serve(builder: ServerBuilder) -> Result<ExitCode, String> {
     let link = Link(Arc::new(Mutex::new(
         reader.try_clone().map_err(|e| e.to_string())?,
     )));
-    let Some(ToChild::Hello { activity, arn, worker_name, config }) =
-        protocol::read_sync::<ToChild>(&mut reader).map_err(|e| e.to_string())?
+    let Some(ToChild::Hello {
+        activity,
+        arn,
+        worker_name,
+        config,
+    }) = protocol::read_sync::<ToChild>(&mut reader).map_err(|e| e.to_string())?
     else {
         return Err("the first message from the worker was not its hello".into());
     };
-    let config: Config = serde_json::from_value(config).map_err(|e| format!("bad configuration: {e}"))?;
+    let config: Config =
+        serde_json::from_value(config).map_err(|e| format!("bad configuration: {e}"))?;
     crate::logging::init(&config);
     if let Some(mb) = config.child_memory_limit_mb {
         let bytes = mb.saturating_mul(1024 * 1024);
-        let limit = rustix::process::Rlimit { current: Some(bytes), maximum: Some(bytes) };
+        let limit = rustix::process::Rlimit {
+            current: Some(bytes),
+            maximum: Some(bytes),
+        };
         rustix::process::setrlimit(rustix::process::Resource::As, limit)
             .map_err(|e| format!("cannot set the memory limit of {mb} MiB: {e}"))?;
     }
@@ -110,19 +119,21 @@ fn serve(builder: ServerBuilder) -> Result<ExitCode, String> {
         let current = current.clone();
         std::thread::Builder::new()
             .name("stefuna-child-link".into())
-            .spawn(move || loop {
-                match protocol::read_sync::<ToChild>(&mut reader) {
-                    Ok(Some(ToChild::Task { token, input })) => {
-                        if tx.send((token, input)).is_err() {
-                            std::process::exit(0);
+            .spawn(move || {
+                loop {
+                    match protocol::read_sync::<ToChild>(&mut reader) {
+                        Ok(Some(ToChild::Task { token, input })) => {
+                            if tx.send((token, input)).is_err() {
+                                std::process::exit(0);
+                            }
                         }
+                        Ok(Some(ToChild::Cancel)) => {
+                            current.lock().unwrap_or_else(|p| p.into_inner()).cancel();
+                        }
+                        Ok(Some(ToChild::Hello { .. })) => {}
+                        // The parent closed the socket or died: nobody will read a result.
+                        Ok(None) | Err(_) => std::process::exit(ORPHANED.into()),
                     }
-                    Ok(Some(ToChild::Cancel)) => {
-                        current.lock().unwrap_or_else(|p| p.into_inner()).cancel();
-                    }
-                    Ok(Some(ToChild::Hello { .. })) => {}
-                    // The parent closed the socket or died: nobody will read a result.
-                    Ok(None) | Err(_) => std::process::exit(ORPHANED.into()),
                 }
             })
             .map_err(|e| e.to_string())?;
@@ -183,7 +194,12 @@ fn serve(builder: ServerBuilder) -> Result<ExitCode, String> {
                 Ok(o) => (Some(o), None, None),
                 Err(e) => (None, Some(e.error().to_owned()), Some(e.cause().to_owned())),
             };
-            link.send(&ToParent::Done { output, error, cause }).map_err(|e| e.to_string())?;
+            link.send(&ToParent::Done {
+                output,
+                error,
+                cause,
+            })
+            .map_err(|e| e.to_string())?;
             if terminated {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -206,6 +222,9 @@ async fn run_task(
     match joined {
         Ok(r) => r,
         Err(e) if e.is_panic() => Err(panic_error(e.into_panic())),
-        Err(e) => Err(TaskError::new(stefuna_core::names::PANIC, format!("the task was cancelled: {e}"))),
+        Err(e) => Err(TaskError::new(
+            stefuna_core::names::PANIC,
+            format!("the task was cancelled: {e}"),
+        )),
     }
 }

@@ -92,7 +92,14 @@ impl Child {
         let sock = UnixStream::from_std(ours)
             .map_err(|e| crashed(format!("cannot use the child's socket: {e}")))?;
         let (reader, writer) = sock.into_split();
-        let mut child = Child { process, reader: Some(reader), writer, tail, stderr, tasks: 0 };
+        let mut child = Child {
+            process,
+            reader: Some(reader),
+            writer,
+            tail,
+            stderr,
+            tasks: 0,
+        };
         let hello = ToChild::Hello {
             activity: spec.activity.clone(),
             arn: spec.arn.clone(),
@@ -108,9 +115,9 @@ impl Child {
         };
         match ready {
             Ok(Some(ToParent::Ready)) => Ok(child),
-            Ok(Some(ToParent::InitFailed { message })) => {
-                Err(crashed(format!("the child process's init hook failed: {message}")))
-            }
+            Ok(Some(ToParent::InitFailed { message })) => Err(crashed(format!(
+                "the child process's init hook failed: {message}"
+            ))),
             _ => Err(child.crash_error("while starting").await),
         }
     }
@@ -131,7 +138,10 @@ impl Child {
         grace: Duration,
     ) -> Ended {
         self.tasks += 1;
-        let task = ToChild::Task { token: token.to_owned(), input };
+        let task = ToChild::Task {
+            token: token.to_owned(),
+            input,
+        };
         if protocol::write(&mut self.writer, &task).await.is_err() {
             return Ended::Crashed(self.crash_error("before it got its task").await);
         }
@@ -191,7 +201,10 @@ impl Child {
     }
 
     fn signal(&self, sig: rustix::process::Signal) {
-        let pid = self.pid().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
+        let pid = self
+            .pid()
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw);
         if let Some(pid) = pid {
             let _ = rustix::process::kill_process(pid, sig);
         }
@@ -200,7 +213,13 @@ impl Child {
     /// Retires an idle child: closing its socket makes it exit; it is killed if it has not
     /// within `grace`.
     pub(crate) fn retire(self, grace: Duration) -> tokio::task::JoinHandle<()> {
-        let Child { mut process, reader, writer, stderr, .. } = self;
+        let Child {
+            mut process,
+            reader,
+            writer,
+            stderr,
+            ..
+        } = self;
         drop((reader, writer));
         tokio::spawn(async move {
             if tokio::time::timeout(grace, process.wait()).await.is_err() {
@@ -285,8 +304,17 @@ mod tests {
 
     #[test]
     fn statuses_are_named() {
-        assert_eq!(describe_status(ExitStatus::from_raw(6)), "killed by signal 6 (SIGABRT)");
-        assert_eq!(describe_status(ExitStatus::from_raw(3 << 8)), "exited with status 3");
-        assert_eq!(describe_status(ExitStatus::from_raw(64)), "killed by signal 64");
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(6)),
+            "killed by signal 6 (SIGABRT)"
+        );
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(64)),
+            "killed by signal 64"
+        );
     }
 }

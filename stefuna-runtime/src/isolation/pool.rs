@@ -32,7 +32,14 @@ impl Children {
         grace: Duration,
         metrics: Arc<Metrics>,
     ) -> Children {
-        Children { spec, activity, idle: Mutex::new(Vec::new()), max_tasks, grace, metrics }
+        Children {
+            spec,
+            activity,
+            idle: Mutex::new(Vec::new()),
+            max_tasks,
+            grace,
+            metrics,
+        }
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Child>> {
@@ -66,10 +73,17 @@ impl Children {
                 }
             }
         };
-        match child.run(token.as_str(), input, hb, &cancel, self.grace).await {
+        match child
+            .run(token.as_str(), input, hb, &cancel, self.grace)
+            .await
+        {
             Ended::Answered(result) => {
                 if self.max_tasks.is_some_and(|m| child.tasks >= m) {
-                    tracing::debug!(pid = child.pid(), tasks = child.tasks, "recycling child process");
+                    tracing::debug!(
+                        pid = child.pid(),
+                        tasks = child.tasks,
+                        "recycling child process"
+                    );
                     child.retire(RETIRE_GRACE);
                 } else {
                     self.idle().push(child);

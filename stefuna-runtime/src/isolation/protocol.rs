@@ -76,7 +76,11 @@ fn encode<T: Serialize>(msg: &T) -> io::Result<Vec<u8>> {
         return Err(too_large(body.len()));
     }
     let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&u32::try_from(body.len()).map_err(|_| too_large(body.len()))?.to_be_bytes());
+    frame.extend_from_slice(
+        &u32::try_from(body.len())
+            .map_err(|_| too_large(body.len()))?
+            .to_be_bytes(),
+    );
     frame.extend_from_slice(&body);
     Ok(frame)
 }
@@ -142,21 +146,37 @@ mod tests {
     #[test]
     fn messages_round_trip_and_oversized_frames_are_refused() {
         let mut buf = Vec::new();
-        write_sync(&mut buf, &ToChild::Task { token: "t".into(), input: "{\"a\":\"\\u0000\"}".into() }).unwrap();
+        write_sync(
+            &mut buf,
+            &ToChild::Task {
+                token: "t".into(),
+                input: "{\"a\":\"\\u0000\"}".into(),
+            },
+        )
+        .unwrap();
         write_sync(&mut buf, &ToParent::Heartbeat).unwrap();
         let mut r = io::Cursor::new(buf);
         match read_sync::<ToChild>(&mut r).unwrap() {
-            Some(ToChild::Task { token, input }) => assert_eq!((token.as_str(), input.as_str()), ("t", "{\"a\":\"\\u0000\"}")),
+            Some(ToChild::Task { token, input }) => assert_eq!(
+                (token.as_str(), input.as_str()),
+                ("t", "{\"a\":\"\\u0000\"}")
+            ),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read_sync::<ToParent>(&mut r).unwrap(), Some(ToParent::Heartbeat)));
+        assert!(matches!(
+            read_sync::<ToParent>(&mut r).unwrap(),
+            Some(ToParent::Heartbeat)
+        ));
         assert!(read_sync::<ToParent>(&mut r).unwrap().is_none());
 
         let mut huge = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
         huge.extend_from_slice(b"{}");
         let e = read_sync::<ToParent>(&mut io::Cursor::new(huge)).unwrap_err();
         assert!(e.to_string().contains("limit"), "{e}");
-        let big = ToChild::Task { token: String::new(), input: "x".repeat(MAX_FRAME) };
+        let big = ToChild::Task {
+            token: String::new(),
+            input: "x".repeat(MAX_FRAME),
+        };
         assert!(write_sync(&mut Vec::new(), &big).is_err());
     }
 }

@@ -66,7 +66,11 @@ pub struct BenchArgs {
     /// Workers to run, comma separated, from `raw`, `stefuna`, `process` (stefuna with
     /// `isolation = "process"`), `python`, `python-best` (default: all); the raw SDK still
     /// calibrates the run sizes.
-    #[arg(long, value_delimiter = ',', default_value = "raw,stefuna,process,python,python-best")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "raw,stefuna,process,python,python-best"
+    )]
     pub workers: Vec<isolation::Worker>,
     /// Highest concurrency stefuna 1.0.1 runs at (one Python process per task); default: all
     /// that fit in the available memory at 100 MiB per process.
