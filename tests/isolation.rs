@@ -541,3 +541,37 @@ async fn a_leaking_task_recycled_every_100_tasks_stays_flat() {
         "peak {peak:.1} MiB against {leaked_mib} MiB leaked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_children() {
+    let (emu, sfn) = emulator().await;
+    let (arn, sm) = machine(&sfn, "drain", serde_json::json!({})).await;
+    let mut w = Worker::start("drain", emu.endpoint(), &arn, &["--processes", "2"], &[]).await;
+    // Warm one child, then put a task in flight and SIGTERM the worker while it runs.
+    output(&ended(&sfn, &start(&sfn, &sm, serde_json::json!({})).await).await);
+    let exec = start(&sfn, &sm, serde_json::json!({"sleep_ms": 1500})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.metric("stefuna_tasks_in_flight").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the task did not start within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kids = children_of(w.pid);
+    assert!(!kids.is_empty());
+    assert_eq!(
+        support::sigterm_and_wait(&mut w.child).await,
+        Some(0),
+        "{}",
+        w.log()
+    );
+    let out = output(&ended(&sfn, &exec).await);
+    assert!(
+        kids.contains(&(out["pid"].as_u64().unwrap() as u32)),
+        "{out} {kids:?}"
+    );
+    for pid in kids {
+        assert!(!alive(pid), "child {pid} outlived the drained worker");
+    }
+}
