@@ -30,8 +30,11 @@ pub struct FleetArgs {
     /// Task slots per worker (`--processes`).
     #[arg(long, default_value_t = 256)]
     slots: usize,
+    /// Polls each worker keeps open (`--pollers`).
+    #[arg(long, default_value_t = 8)]
+    pollers: usize,
     /// Executions per run.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 2000)]
     executions: usize,
     /// How long each task takes, in real milliseconds.
     #[arg(long, default_value_t = 2500)]
@@ -40,13 +43,13 @@ pub struct FleetArgs {
     #[arg(long, default_value_t = 2)]
     heartbeat: u64,
     /// The Task state's HeartbeatSeconds, on the emulator's (sped-up) clock.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     heartbeat_seconds: u64,
     /// The emulator's clock speed-up (also multiplies the quotas' refill rates).
     #[arg(long, default_value_t = 2.0)]
     time_scale: f64,
     /// Fraction of AWS's us-east-1 quotas (bucket sizes and refill rates).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.02)]
     quota_scale: f64,
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 300)]
@@ -85,10 +88,11 @@ impl FleetArgs {
 /// The setup line of the report.
 fn args_summary(a: &FleetArgs) -> String {
     format!(
-        "{} workers x {} slots, {} executions, tasks {} ms, heartbeat every {} s, \
+        "{} workers x {} slots ({} polls open each), {} executions, tasks {} ms, heartbeat every {} s, \
          HeartbeatSeconds {} on a clock x{} ({:.1} s real), quotas x{} of us-east-1's",
         a.workers,
         a.slots,
+        a.pollers,
         a.executions,
         a.task_ms,
         a.heartbeat,
@@ -188,6 +192,8 @@ async fn run_once(args: &FleetArgs, worker: &PathBuf, naive: bool) -> anyhow::Re
             &activity,
             "--processes",
             &args.slots.to_string(),
+            "--pollers",
+            &args.pollers.to_string(),
             "--heartbeat",
             &args.heartbeat.to_string(),
             "--healthcheck",
