@@ -23,6 +23,8 @@ pub fn requests(script: &str) -> Vec<u16> {
                 long_poll: Duration::ZERO,
                 time_scale: 1000.0,
                 panic_on: Vec::new(),
+                aws_quotas: false,
+                quota_scale: 1.0,
             },
             Faults::default(),
         );

@@ -27,6 +27,7 @@ mod error;
 pub mod fuzzing;
 mod ledger;
 mod names;
+mod quota;
 mod server;
 mod service;
 
@@ -40,6 +41,7 @@ use tokio::task::JoinHandle;
 use crate::service::{Service, Settings};
 
 pub use crate::ledger::{FaultCounts, FaultKind, TokenAnswers};
+pub use crate::quota::{ApiCounts, MAX_POLLERS_PER_ARN, QuotaCounts, aws_bucket};
 
 /// The AWS account every ARN is made in.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -141,6 +143,20 @@ impl Emulator {
         self.service.answers()
     }
 
+    /// Per API, the requests AWS's quotas let through and refused (empty while quotas are off,
+    /// see [`EmulatorBuilder::aws_quotas`]). The same counts are served as JSON at
+    /// `GET /_stefuna/quotas`.
+    pub fn quota_counts(&self) -> QuotaCounts {
+        self.service.quotas.counts()
+    }
+
+    /// Turns AWS's API quotas on or off for requests arriving from now on (buckets keep their
+    /// level). A test or a fleet run can set up its executions unthrottled, then switch the
+    /// quotas on for the workers.
+    pub fn set_aws_quotas(&self, on: bool) {
+        self.service.quotas.set_enabled(on);
+    }
+
     /// Stops gracefully: open polls answer `{}`, executions stop, in-flight requests finish.
     pub async fn shutdown(mut self) {
         self.begin_stop();
@@ -178,6 +194,8 @@ pub struct EmulatorBuilder {
     time_scale: f64,
     faults: Faults,
     panic_on: Vec<String>,
+    aws_quotas: bool,
+    quota_scale: f64,
 }
 
 impl Default for EmulatorBuilder {
@@ -189,6 +207,8 @@ impl Default for EmulatorBuilder {
             time_scale: 1.0,
             faults: Faults::default(),
             panic_on: Vec::new(),
+            aws_quotas: false,
+            quota_scale: 1.0,
         }
     }
 }
@@ -225,6 +245,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Enforces AWS's API quotas (default off): a token bucket per API and Region with AWS's
+    /// sizes and refill rates (refills sped up by [`EmulatorBuilder::time_scale`]), answering
+    /// `ThrottlingException` as AWS does when one is empty, and `ActivityWorkerLimitExceeded`
+    /// to a poll beyond [`MAX_POLLERS_PER_ARN`] open on one activity. See
+    /// [`Emulator::quota_counts`].
+    pub fn aws_quotas(mut self, on: bool) -> Self {
+        self.aws_quotas = on;
+        self
+    }
+
+    /// Multiplies every quota's bucket size and refill rate (default 1: AWS's numbers), to
+    /// model a fleet at a fraction of AWS's quotas on one machine (0.1: a tenth). Only matters
+    /// with [`EmulatorBuilder::aws_quotas`].
+    pub fn quota_scale(mut self, scale: f64) -> Self {
+        self.quota_scale = scale;
+        self
+    }
+
     /// Test hook: makes the emulator panic on purpose, to prove a panic never takes it down.
     ///
     /// `operation` is an operation name (e.g. `"DescribeActivity"`): its requests panic inside
@@ -246,6 +284,8 @@ impl EmulatorBuilder {
                 long_poll: self.long_poll,
                 time_scale: self.time_scale,
                 panic_on: self.panic_on,
+                aws_quotas: self.aws_quotas,
+                quota_scale: self.quota_scale,
             },
             self.faults,
         );

@@ -38,7 +38,12 @@ pub(crate) fn routes(
             .or(warp::any().map(|| None))
             .unify()
     };
-    warp::any()
+    // The bench and the fleet read the quota counts here (`GET /_stefuna/quotas`).
+    let counts_svc = svc.clone();
+    let quota_counts = warp::get()
+        .and(warp::path!("_stefuna" / "quotas"))
+        .map(move || crate::quota::counts_response(&counts_svc));
+    let operations = warp::any()
         .and(header("x-amz-target"))
         .and(header("authorization"))
         .and(warp::body::stream())
@@ -49,7 +54,8 @@ pub(crate) fn routes(
                 "could not read the request",
             )))
         })
-        .unify()
+        .unify();
+    quota_counts.or(operations).unify()
 }
 
 /// Handles one request; a panic anywhere in it is answered 500 `InternalFailure` and the
@@ -129,6 +135,12 @@ where
             ),
         ));
     }
+
+    // Held until the poll is answered: it counts against the activity's 1,000 pollers.
+    let _open_poll = match svc.quotas.admit(op, region, &body) {
+        Ok(open) => open,
+        Err(refused) => return refused.response(),
+    };
 
     match svc
         .dispatch(

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use stefuna_core::{TaskError, TaskToken, names};
 
+use crate::budget::is_throttling;
 use crate::client::{ErrorClass, backoff, classify, describe, error_code};
 use crate::metrics::Event;
 use crate::pool::{ActivityPool, Shared};
@@ -185,7 +186,7 @@ where
 async fn retry<F, Fut, E>(
     shared: &Shared,
     pool: &ActivityPool,
-    operation: &str,
+    operation: &'static str,
     mut call: F,
 ) -> Result<(), Delivered>
 where
@@ -201,9 +202,17 @@ where
     let mut attempt = 0u32;
     // Whether an earlier attempt may have landed with its answer lost.
     let mut maybe_landed = false;
+    let budget = &shared.health.budget;
+    // Held while this result is retried after throttling: polls wait for it.
+    let mut urgent = None;
     loop {
         let err = match call().await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if urgent.is_some() {
+                    budget.ok(operation);
+                }
+                return Ok(());
+            }
             Err(e) => e,
         };
         let why = describe(&err);
@@ -224,10 +233,21 @@ where
                 "worker exited before delivery: {why}"
             )));
         }
-        let wait = backoff(attempt, RETRY_BASE, RETRY_CAP);
+        let throttled = is_throttling(&err);
+        let wait = if throttled {
+            budget.wait(attempt)
+        } else {
+            backoff(attempt, RETRY_BASE, RETRY_CAP)
+        };
         attempt = attempt.saturating_add(1);
         shared.metrics.record(&pool.name, Event::DeliveryRetry);
-        tracing::warn!(operation, attempt, error = %why, retry_in = ?wait, "delivery failed; retrying");
+        if throttled {
+            // Logged once per episode by the budget, not once per call.
+            budget.throttled(operation);
+            urgent.get_or_insert_with(|| budget.urgent());
+        } else {
+            tracing::warn!(operation, attempt, error = %why, retry_in = ?wait, "delivery failed; retrying");
+        }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.shutdown.exit.cancelled() => {

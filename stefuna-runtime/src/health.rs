@@ -96,6 +96,8 @@ pub(crate) struct Health {
     watchdog_running: AtomicBool,
     /// The counters behind `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
+    /// This worker's share of the account's API quotas.
+    pub(crate) budget: crate::budget::Budget,
 }
 
 impl Health {
@@ -113,6 +115,7 @@ impl Health {
             liveness_timeout_ms: AtomicU64::new(millis(liveness_timeout)),
             watchdog_stall: WATCHDOG_STALL,
             watchdog_running: AtomicBool::new(false),
+            budget: crate::budget::Budget::new(metrics.throttled.clone()),
             metrics,
         }
     }

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use stefuna_core::{Heartbeat, HeartbeatError, TaskToken};
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::is_throttling;
 use crate::client::{ErrorClass, classify, describe, error_code};
 use crate::health::Health;
 use crate::metrics::Event;
@@ -24,6 +25,8 @@ pub(crate) struct SfnHeartbeat {
     cancel: CancellationToken,
     /// Set once the result is being sent: from then on a dead token is the delivery's business.
     delivering: AtomicBool,
+    /// The last beat was throttled.
+    throttled: AtomicBool,
 }
 
 impl SfnHeartbeat {
@@ -43,6 +46,7 @@ impl SfnHeartbeat {
             lost: CancellationToken::new(),
             cancel,
             delivering: AtomicBool::new(false),
+            throttled: AtomicBool::new(false),
         }
     }
 
@@ -58,6 +62,11 @@ impl SfnHeartbeat {
         &self.lost
     }
 
+    /// Whether the last beat was refused with throttling.
+    fn throttled_last(&self) -> bool {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
     async fn send(&self) -> Result<(), HeartbeatError> {
         if self.lost.is_cancelled() {
             return Err(HeartbeatError::TaskLost("task already lost".into()));
@@ -69,8 +78,13 @@ impl SfnHeartbeat {
             .send()
             .await;
         let metrics = &self.health.metrics;
+        self.throttled.store(
+            res.as_ref().is_err_and(|e| is_throttling(e)),
+            Ordering::Relaxed,
+        );
         match res {
             Ok(_) => {
+                self.health.budget.ok("SendTaskHeartbeat");
                 self.health.note_ok();
                 metrics.record(&self.activity, Event::Heartbeat);
                 tracing::debug!("heartbeat sent");
@@ -96,6 +110,10 @@ impl SfnHeartbeat {
                     self.lost.cancel();
                     self.cancel.cancel();
                     Err(HeartbeatError::TaskLost(code))
+                } else if is_throttling(&e) {
+                    // Logged once per episode by the budget, not once per beat.
+                    self.health.budget.throttled("SendTaskHeartbeat");
+                    Err(HeartbeatError::Transient(why))
                 } else {
                     tracing::warn!(error = %why, "heartbeat failed; the task goes on");
                     Err(HeartbeatError::Transient(why))
@@ -111,15 +129,35 @@ impl Heartbeat for SfnHeartbeat {
     }
 }
 
-/// Beats every `interval` (the first one `interval` after the start) until the task is lost.
-/// The caller aborts it when the task ends.
+/// Beats about every `interval`, never later, with jitter (see [`crate::budget`]), until the
+/// task is lost. A throttled beat is retried with backoff, ahead of new polls, for up to half
+/// an interval (the next beat is due by then). The caller aborts it when the task ends.
 pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let budget = &hb.health.budget;
+    let mut next = tokio::time::Instant::now() + budget.first_beat(interval);
     loop {
-        ticks.tick().await;
-        if let Err(HeartbeatError::TaskLost(_)) = hb.send().await {
-            return;
+        tokio::time::sleep_until(next).await;
+        next += budget.next_beat(interval);
+        let started = tokio::time::Instant::now();
+        let mut urgent = None;
+        let mut attempt = 0;
+        loop {
+            match hb.send().await {
+                Err(HeartbeatError::TaskLost(_)) => return,
+                Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {
+                    let wait = budget.wait(attempt);
+                    attempt += 1;
+                    if started.elapsed() + wait > interval / 2 {
+                        break;
+                    }
+                    urgent.get_or_insert_with(|| budget.urgent());
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break,
+            }
         }
+        drop(urgent);
+        // A beat that ran long does not make the next one late.
+        next = next.max(tokio::time::Instant::now());
     }
 }

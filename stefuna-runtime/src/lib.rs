@@ -56,6 +56,7 @@
 //!   span with the activity, worker name and the token's short hash. Tokens, inputs, outputs and
 //!   causes are never logged at info level.
 
+mod budget;
 pub mod cli;
 mod client;
 pub mod config;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use stefuna_core::TaskToken;
 
+use crate::budget::is_throttling;
 use crate::client::{
     ErrorClass, NO_CREDENTIALS_HINT, backoff, classify, describe, error_code, hint,
     is_missing_credentials,
@@ -34,6 +35,11 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
                 }
             }
         };
+        // Results and heartbeats being throttled go first: no new task until they land.
+        tokio::select! {
+            () = shared.health.budget.before_poll() => {}
+            () = drain.cancelled() => return,
+        }
         if drain.is_cancelled() {
             return;
         }
@@ -55,6 +61,7 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
         match res {
             Ok(out) => {
                 failures = 0;
+                shared.health.budget.ok("GetActivityTask");
                 shared.health.note_poll();
                 shared.metrics.polled(&pool.name, &out);
                 match out.task_token().filter(|t| !t.is_empty()) {
@@ -83,10 +90,18 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
                     }
                     None => "GetActivityTask failed: network or timeout error".to_owned(),
                 });
-                let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                let throttled = is_throttling(&e);
+                let wait = if throttled {
+                    shared.health.budget.wait(failures)
+                } else {
+                    backoff(failures, BACKOFF_BASE, BACKOFF_CAP)
+                };
                 failures = failures.saturating_add(1);
                 let advice = error_code(&e).as_deref().and_then(hint);
-                if is_missing_credentials(&e) {
+                if throttled {
+                    // Logged once per episode by the budget, not once per call.
+                    shared.health.budget.throttled("GetActivityTask");
+                } else if is_missing_credentials(&e) {
                     tracing::error!(activity = %pool.name, error = %why, retry_in = ?wait, hint = NO_CREDENTIALS_HINT, "GetActivityTask failed; retrying");
                 } else if let Some(hint) = advice {
                     tracing::error!(activity = %pool.name, arn = %pool.arn, error = %why, retry_in = ?wait, hint, "GetActivityTask refused; retrying");

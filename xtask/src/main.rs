@@ -7,10 +7,13 @@
 //! - `bench`: measure stefuna against the raw SDK and stefuna 1.0.1 on stefuna-local.
 //! - `chaos`: the full chaos run (faults, panics, bad input, killed workers).
 //! - `fuzz`: every cargo-fuzz target for a bounded time.
+//! - `fleet`: worker processes against stefuna-local with AWS's API quotas on, with and without
+//!   the workers' quota handling, side by side.
 
 mod bench;
 mod chaos;
 mod conformance;
+mod fleet;
 mod fuzz;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +42,8 @@ enum Command {
     Chaos(chaos::ChaosArgs),
     /// Run every fuzz target in fuzz/ for a bounded time.
     Fuzz(fuzz::FuzzArgs),
+    /// Run a fleet of workers against stefuna-local with AWS's API quotas on, twice.
+    Fleet(fleet::FleetArgs),
 }
 
 /// The workspace root (xtask's parent directory).
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::run(args).await,
             Command::Chaos(args) => chaos::run(args).await,
             Command::Fuzz(args) => fuzz::run(args).await,
+            Command::Fleet(args) => fleet::run(args).await,
         }
     });
     match result {

@@ -42,6 +42,15 @@ struct Args {
     /// (e.g. SendTaskSuccess=0.05,GetActivityTask=0.01).
     #[arg(long, env = "STEFUNA_LOCAL_LOSE_ANSWER", value_delimiter = ',', value_parser = lose_answer)]
     lose_answer: Vec<(String, f64)>,
+    /// Enforce AWS's API quotas: a token bucket per API with AWS's numbers for the Region
+    /// (refills sped up by --time-scale), ThrottlingException when one is empty, and
+    /// ActivityWorkerLimitExceeded beyond 1,000 open polls per activity; counts at
+    /// GET /_stefuna/quotas.
+    #[arg(long, env = "STEFUNA_LOCAL_AWS_QUOTAS")]
+    aws_quotas: bool,
+    /// Multiply every quota's bucket size and refill rate (e.g. 0.1 for a tenth of AWS's).
+    #[arg(long, env = "STEFUNA_LOCAL_QUOTA_SCALE", default_value_t = 1.0, value_parser = positive)]
+    quota_scale: f64,
 }
 
 fn lose_answer(s: &str) -> Result<(String, f64), String> {
@@ -115,6 +124,8 @@ async fn main() -> ExitCode {
         .long_poll(Duration::from_secs_f64(args.long_poll_seconds))
         .time_scale(args.time_scale)
         .faults(faults)
+        .aws_quotas(args.aws_quotas)
+        .quota_scale(args.quota_scale)
         .start()
         .await
     {

@@ -83,6 +83,10 @@ pub(crate) struct Settings {
     pub(crate) time_scale: f64,
     /// Test hook: operations (or `"Execution"`) that panic on purpose.
     pub(crate) panic_on: Vec<String>,
+    /// Enforce AWS's API quotas (see `crate::quota`).
+    pub(crate) aws_quotas: bool,
+    /// Multiplies the quotas' bucket sizes and refill rates.
+    pub(crate) quota_scale: f64,
 }
 
 /// The whole service state.
@@ -102,6 +106,8 @@ pub(crate) struct Service {
     seq: std::sync::atomic::AtomicU64,
     /// Flips to true when the service stops: pollers answer `{}` and executions end.
     pub(crate) closing: watch::Sender<bool>,
+    /// AWS's API quotas (enforced when switched on).
+    pub(crate) quotas: Arc<crate::quota::Quotas>,
 }
 
 /// One call: the operation's region and its JSON body.
@@ -144,6 +150,11 @@ impl Service {
     /// A fresh, empty service.
     pub(crate) fn new(settings: Settings, faults: Faults) -> Arc<Service> {
         let (closing, _) = watch::channel(false);
+        let settings_quotas = crate::quota::Quotas::new(
+            settings.aws_quotas,
+            settings.time_scale,
+            settings.quota_scale,
+        );
         Arc::new(Service {
             clock: Clock::new(settings.time_scale),
             settings,
@@ -156,6 +167,7 @@ impl Service {
             map_runs: RwLock::default(),
             seq: Default::default(),
             closing,
+            quotas: settings_quotas,
         })
     }
 

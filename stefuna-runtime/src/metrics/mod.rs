@@ -19,6 +19,9 @@ use tokio::sync::Semaphore;
 use crate::pool::ActivityPool;
 
 mod families;
+mod throttled;
+
+pub(crate) use throttled::Throttled;
 
 use families::{
     ActivityLabel, CodeLabels, ErrorLabels, Exported, Families, OutcomeLabels, PerActivity,
@@ -70,6 +73,8 @@ pub(crate) struct Metrics {
     exported: Exported,
     errors_seen: Seen,
     codes_seen: Seen,
+    /// `stefuna_throttled_total{api}`.
+    pub(crate) throttled: Throttled,
 }
 
 impl Default for Metrics {
@@ -82,14 +87,16 @@ impl Default for Metrics {
             activities: Arc::default(),
         };
         let mut registry = Registry::default();
-        registry
-            .sub_registry_with_prefix("stefuna")
-            .register_collector(Box::new(exported.clone()));
+        let throttled = Throttled::default();
+        let stefuna = registry.sub_registry_with_prefix("stefuna");
+        stefuna.register_collector(Box::new(exported.clone()));
+        throttled.register(stefuna);
         Metrics {
             registry,
             exported,
             errors_seen: Seen::default(),
             codes_seen: Seen::default(),
+            throttled,
         }
     }
 }
@@ -280,9 +287,9 @@ impl Metrics {
 
     /// Puts this server's series into `registry` (a host service's), as `stefuna_*`.
     pub(crate) fn register_into(&self, registry: &mut Registry) {
-        registry
-            .sub_registry_with_prefix("stefuna")
-            .register_collector(Box::new(self.exported.clone()));
+        let stefuna = registry.sub_registry_with_prefix("stefuna");
+        stefuna.register_collector(Box::new(self.exported.clone()));
+        self.throttled.register(stefuna);
     }
 
     /// Gives `activity` this slot pool, as its first poll would (tests).

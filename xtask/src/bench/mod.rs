@@ -26,7 +26,7 @@
 //! Writes `<target>/bench/report.md`, `<target>/bench/tasks-per-second.svg` and each worker's
 //! log under `<target>/bench/logs/`.
 
-mod endpoint;
+pub(crate) mod endpoint;
 mod isolation;
 mod procfs;
 mod report;
