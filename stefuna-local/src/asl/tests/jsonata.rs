@@ -232,3 +232,18 @@ fn a_jsonpath_machine_can_have_a_jsonata_state() {
     }});
     assert_eq!(exec(def, json!({"v": 2}), &host).unwrap(), json!(6));
 }
+
+/// jsonata-core turns on serde_json's `preserve_order`: objects keep the key order they were
+/// written in, as on AWS, in outputs and in `States.Format`.
+#[test]
+fn objects_keep_their_key_order() {
+    let host = FakeHost::echo();
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true,
+        "Parameters": {"zeta": 1, "alpha.$": "States.Format('{}', $.o)"}}}});
+    let input: Value = serde_json::from_str(r#"{"o": {"b": 1, "a": 2}}"#).unwrap();
+    let out = exec(def, input, &host).unwrap();
+    assert_eq!(
+        serde_json::to_string(&out).unwrap(),
+        r#"{"zeta":1,"alpha":"{b=1, a=2}"}"#
+    );
+}
