@@ -106,7 +106,7 @@ fn effective<'v>(
 ) -> Result<Cow<'v, Value>, ErrorCause> {
     let selected = match input_path {
         IoPath::Null => Cow::Owned(Value::Object(Default::default())),
-        IoPath::Path(p) if p.is_context() => Cow::Owned(
+        IoPath::Path(p) if p.is_context() || p.var().is_some() => Cow::Owned(
             ctx.resolve(p, raw)
                 .ok_or_else(|| ctx.missing(p, raw))?
                 .into_owned(),

@@ -52,13 +52,13 @@ fn partition(args: &[JValue]) -> Result {
     ))
 }
 
-/// `$range(start, end, step)`: from `start` to `end` inclusive, by `step`.
+/// `$range(start, end, step)`: from `start` to `end` inclusive, by `step` (1 when left out).
 fn range(args: &[JValue]) -> Result {
-    let (start, end, step) = (
-        int(args, 0, "range")?,
-        int(args, 1, "range")?,
-        int(args, 2, "range")?,
-    );
+    let step = match args.get(2) {
+        None | Some(JValue::Undefined) => 1,
+        Some(_) => int(args, 2, "range")?,
+    };
+    let (start, end) = (int(args, 0, "range")?, int(args, 1, "range")?);
     if step == 0 {
         return Err(err("$range: the step must not be 0"));
     }

@@ -49,6 +49,7 @@ fn aws_example_step_functions_jsonata_functions() {
             "partition": "{% $partition([1,2,3,4,5,6,7,8,9], 3) %}",
             "range": "{% $range(0, 10, 2) %}",
             "down": "{% $range(3, 1, -1) %}",
+            "step1": "{% $range(1, 3) %}",
             "hash": "{% $hash('input data', 'SHA-1') %}",
             "parsed": "{% $parse($states.input.json_string) %}",
             "seeded": "{% $random(7) = $random(7) %}",
@@ -61,6 +62,7 @@ fn aws_example_step_functions_jsonata_functions() {
     assert_eq!(out["partition"], json!([[1, 2, 3], [4, 5, 6], [7, 8, 9]]));
     assert_eq!(out["range"], json!([0, 2, 4, 6, 8, 10]));
     assert_eq!(out["down"], json!([3, 2, 1]));
+    assert_eq!(out["step1"], json!([1, 2, 3]));
     assert_eq!(out["hash"], "aaff4a450a104cd177d28d18d74485e8cae074b7");
     assert_eq!(out["parsed"], json!({"key": "value"}));
     assert_eq!(out["seeded"], true);
