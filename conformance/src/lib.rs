@@ -42,7 +42,8 @@ pub enum Difference {
     /// the task answers (AWS: ABORTED at once). Checked by [`stop_execution_while_task_runs`].
     StopWaitsForTask,
     /// JSONata cannot run: LocalStack needs Java 21 and JARs it downloads (see
-    /// `docs/stefuna-local.md`). The JSONata scenarios are skipped.
+    /// `docs/stefuna-local.md`), and it reads workflow variables with the same JSONata engine,
+    /// JSONPath states included. The JSONata and variables scenarios are skipped.
     NoJsonata,
 }
 
