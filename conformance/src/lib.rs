@@ -22,6 +22,9 @@ use stefuna_core::{Activity, Context, HeartbeatError, Invocation, TaskError};
 use stefuna_runtime::{Config, Server, ServerError};
 use tokio::sync::{mpsc, oneshot};
 
+mod jsonata;
+pub use jsonata::{jsonata_end_to_end, jsonata_query_evaluation_error, variables_jsonpath};
+
 /// A known difference between an emulator and AWS Step Functions (from
 /// `shared/localstack/README.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,10 @@ pub enum Difference {
     /// StopExecution while a task is out waits for the task: the execution stays RUNNING until
     /// the task answers (AWS: ABORTED at once). Checked by [`stop_execution_while_task_runs`].
     StopWaitsForTask,
+    /// JSONata cannot run: LocalStack needs Java 21 and JARs it downloads (see
+    /// `docs/stefuna-local.md`), and it reads workflow variables with the same JSONata engine,
+    /// JSONPath states included. The JSONata and variables scenarios are skipped.
+    NoJsonata,
 }
 
 /// Where the scenarios run.
@@ -82,6 +89,7 @@ impl Endpoint {
                 Difference::NoTaskTimedOut,
                 Difference::FailureOnClosedTokenSucceeds,
                 Difference::StopWaitsForTask,
+                Difference::NoJsonata,
             ],
             ..Endpoint::aws_like(url, "000000000000")
         }
@@ -145,6 +153,11 @@ pub fn scenarios() -> Vec<Scenario> {
         ("stop_execution_while_task_runs", |e| {
             Box::pin(stop_execution_while_task_runs(e))
         }),
+        ("jsonata_end_to_end", |e| Box::pin(jsonata_end_to_end(e))),
+        ("jsonata_query_evaluation_error", |e| {
+            Box::pin(jsonata_query_evaluation_error(e))
+        }),
+        ("variables_jsonpath", |e| Box::pin(variables_jsonpath(e))),
     ]
 }
 

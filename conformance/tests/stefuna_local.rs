@@ -46,6 +46,9 @@ scenario_tests!(
     concurrent_workers_exactly_once,
     heartbeat_without_heartbeat_seconds,
     stop_execution_while_task_runs,
+    jsonata_end_to_end,
+    jsonata_query_evaluation_error,
+    variables_jsonpath,
 );
 
 #[test]
@@ -53,7 +56,7 @@ fn every_scenario_has_a_test_here() {
     let names: Vec<&str> = scenarios().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names.len(),
-        12,
+        15,
         "add the new scenario to scenario_tests!: {names:?}"
     );
 }

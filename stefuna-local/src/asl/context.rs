@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) retry_count: Option<u32>,
     pub(crate) token: Option<&'a str>,
     pub(crate) map_item: Option<(usize, &'a Value)>,
+    /// The workflow variables the state sees (`$name` paths, JSONata).
+    pub(crate) vars: Option<&'a super::variables::Frame>,
     cell: OnceCell<Value>,
 }
 
@@ -51,8 +53,14 @@ impl<'a> Ctx<'a> {
             retry_count: None,
             token: None,
             map_item: None,
+            vars: None,
             cell: OnceCell::new(),
         }
+    }
+
+    /// The value of the variable `name`, if the state sees one.
+    pub(crate) fn var(&self, name: &str) -> Option<Value> {
+        self.vars.and_then(|f| f.get(name))
     }
 
     /// The context object as JSON.
@@ -91,6 +99,18 @@ impl<'a> Ctx<'a> {
 
     /// AWS's error for `path` selecting nothing in `input` (or in the context object).
     pub(crate) fn missing(&self, path: &Path, input: &Value) -> super::ErrorCause {
+        if let Some(name) = path.var() {
+            return super::ErrorCause::new(
+                "States.Runtime",
+                match self.var(name) {
+                    None => format!(
+                        "The variable '${name}' of the path '{}' is not defined",
+                        path.text()
+                    ),
+                    Some(v) => path.no_results_in(&v),
+                },
+            );
+        }
         let root = if path.is_context() {
             self.value()
         } else {
@@ -101,6 +121,10 @@ impl<'a> Ctx<'a> {
 
     /// Evaluates `path` against `input`, or against the context object for `$$` paths.
     pub(crate) fn resolve<'v>(&'v self, path: &Path, input: &'v Value) -> Option<Cow<'v, Value>> {
+        if let Some(name) = path.var() {
+            let v = self.var(name)?;
+            return path.select(&v).map(|x| Cow::Owned(x.into_owned()));
+        }
         if path.is_context() {
             path.select(self.value())
         } else {

@@ -187,6 +187,79 @@ pub(crate) enum Kind {
         results: Box<Results>,
     },
     Map(Box<MapState>),
+    /// A JSONata Choice state: `Condition` rules.
+    Conditions(Box<super::jsonata::parse::Conditions>),
+}
+
+/// The type of a state, as AWS names it in event types (`TaskStateEntered`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StateType {
+    Task,
+    Pass,
+    Wait,
+    Choice,
+    Succeed,
+    Fail,
+    Parallel,
+    Map,
+}
+
+impl StateType {
+    /// `<Type>StateEntered`.
+    pub(crate) fn entered(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateEntered",
+            StateType::Pass => "PassStateEntered",
+            StateType::Wait => "WaitStateEntered",
+            StateType::Choice => "ChoiceStateEntered",
+            StateType::Succeed => "SucceedStateEntered",
+            StateType::Fail => "FailStateEntered",
+            StateType::Parallel => "ParallelStateEntered",
+            StateType::Map => "MapStateEntered",
+        }
+    }
+
+    /// `<Type>StateExited`.
+    pub(crate) fn exited(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateExited",
+            StateType::Pass => "PassStateExited",
+            StateType::Wait => "WaitStateExited",
+            StateType::Choice => "ChoiceStateExited",
+            StateType::Succeed => "SucceedStateExited",
+            StateType::Fail => "FailStateExited",
+            StateType::Parallel => "ParallelStateExited",
+            StateType::Map => "MapStateExited",
+        }
+    }
+
+    /// The event for a state still running when the execution ends; only states that wait
+    /// have one.
+    pub(crate) fn aborted(self) -> Option<&'static str> {
+        match self {
+            StateType::Task => Some("TaskStateAborted"),
+            StateType::Wait => Some("WaitStateAborted"),
+            StateType::Parallel => Some("ParallelStateAborted"),
+            StateType::Map => Some("MapStateAborted"),
+            _ => None,
+        }
+    }
+}
+
+impl Kind {
+    /// The state's type.
+    pub(crate) fn state_type(&self) -> StateType {
+        match self {
+            Kind::Pass { .. } => StateType::Pass,
+            Kind::Task(_) => StateType::Task,
+            Kind::Choice(_) | Kind::Conditions(_) => StateType::Choice,
+            Kind::Wait(_) => StateType::Wait,
+            Kind::Succeed => StateType::Succeed,
+            Kind::Fail { .. } => StateType::Fail,
+            Kind::Parallel { .. } => StateType::Parallel,
+            Kind::Map(_) => StateType::Map,
+        }
+    }
 }
 
 /// One state.
@@ -197,8 +270,10 @@ pub(crate) struct State {
     pub(crate) input_path: IoPath,
     pub(crate) output_path: IoPath,
     pub(crate) transition: Transition,
-    /// The AWS event type prefix, e.g. `Task` for `TaskStateEntered`.
-    pub(crate) type_name: &'static str,
+    /// `Assign`, in either query language.
+    pub(crate) assign: Option<super::variables::Assign>,
+    /// The JSONata fields of a state whose query language is JSONata.
+    pub(crate) jsonata: Option<Box<super::jsonata::parse::JsonataState>>,
 }
 
 impl State {
@@ -210,6 +285,7 @@ impl State {
         }
         match &mut self.kind {
             Kind::Choice(c) => out.extend(c.targets_mut()),
+            Kind::Conditions(c) => out.extend(c.targets_mut()),
             Kind::Task(t) => out.extend(t.results.catch.iter_mut().map(|c| &mut c.next)),
             Kind::Parallel { results, .. } => {
                 out.extend(results.catch.iter_mut().map(|c| &mut c.next))
@@ -223,7 +299,8 @@ impl State {
     /// Whether the state can end its machine.
     pub(crate) fn is_terminal(&self) -> bool {
         matches!(self.kind, Kind::Succeed | Kind::Fail { .. })
-            || matches!(self.transition, Transition::End) && !matches!(self.kind, Kind::Choice(_))
+            || matches!(self.transition, Transition::End)
+                && !matches!(self.kind, Kind::Choice(_) | Kind::Conditions(_))
     }
 }
 

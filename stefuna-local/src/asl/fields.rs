@@ -173,10 +173,10 @@ impl<'a> Fields<'a> {
     /// An optional reference path that can be written to: not into the context object.
     pub(crate) fn writable_path(&self, key: &str) -> Result<Option<Path>, DefinitionError> {
         match self.reference_path(key)? {
-            Some(p) if p.is_context() => Err(schema(
+            Some(p) if p.is_context() || p.var().is_some() => Err(schema(
                 self.at(key),
                 format!(
-                    "'{key}' must be a path into the state's data ($...); the context object ($$...) is read-only"
+                    "'{key}' must be a path into the state's data ($...); the context object ($$...) and variables ($name) are read-only"
                 ),
             )),
             other => Ok(other),

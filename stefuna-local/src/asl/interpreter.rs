@@ -6,22 +6,24 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{BoxFuture, try_join_all};
-use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::causes::{self, check_wait, seconds_path, timestamp_path};
 use super::context::{Ctx, ExecCtx};
 use super::definition::{
-    Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Text, Transition, Wait,
+    Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Task, Text, Transition, Wait,
 };
-use super::retry::{RetryCounts, matches};
+use super::jsonata::Env;
+use super::retrying::Finished;
 use super::template::Template;
+use super::variables::{Assign, Frame};
 use super::{ActivityRequest, ErrorCause, Event, ExecutionInfo, Host};
 
-const RUNTIME: &str = "States.Runtime";
+pub(crate) const RUNTIME: &str = "States.Runtime";
 /// How AWS's runtime causes begin, followed by `'NAME' (entered at the event id #N). `.
 const PREFIX: &str = "An error occurred while executing the state";
 /// Step Functions' limit on a state's input or output, in bytes.
@@ -51,9 +53,11 @@ struct StateIo<'a> {
 }
 
 /// One running execution.
-pub(super) struct Exec {
+pub(crate) struct Exec {
     pub(super) host: Arc<dyn Host>,
-    ctx: ExecCtx,
+    ctx: Arc<ExecCtx>,
+    /// The scope this execution, branch or iteration assigns variables in.
+    pub(super) vars: Arc<Frame>,
 }
 
 /// Runs `def` with `input` to its end.
@@ -65,7 +69,8 @@ pub(crate) async fn run(
 ) -> Result<Value, ErrorCause> {
     let exec = Exec {
         host,
-        ctx: ExecCtx::new(info, input.clone()),
+        ctx: Arc::new(ExecCtx::new(info, input.clone())),
+        vars: Frame::root(),
     };
     exec.run_machine(&def.machine, input).await
 }
@@ -101,7 +106,7 @@ fn effective<'v>(
 ) -> Result<Cow<'v, Value>, ErrorCause> {
     let selected = match input_path {
         IoPath::Null => Cow::Owned(Value::Object(Default::default())),
-        IoPath::Path(p) if p.is_context() => Cow::Owned(
+        IoPath::Path(p) if p.is_context() || p.var().is_some() => Cow::Owned(
             ctx.resolve(p, raw)
                 .ok_or_else(|| ctx.missing(p, raw))?
                 .into_owned(),
@@ -164,6 +169,35 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Ctx<'_>, field: &str) -> Result<S
 }
 
 impl Exec {
+    /// The context of one state's evaluation, seeing this scope's variables.
+    pub(super) fn state_ctx<'a>(&'a self, name: &'a str, entered: OffsetDateTime) -> Ctx<'a> {
+        let mut ctx = Ctx::new(&self.ctx, name, entered);
+        ctx.vars = Some(&self.vars);
+        ctx
+    }
+
+    /// The execution as a Parallel branch or a Map iteration runs it: in a scope of its own.
+    pub(super) fn child(&self) -> Exec {
+        Exec {
+            host: self.host.clone(),
+            ctx: self.ctx.clone(),
+            vars: Frame::child(&self.vars),
+        }
+    }
+
+    /// The values of a JSONPath state's `Assign` (or a Catcher's), read from `data`.
+    fn assigned(
+        &self,
+        assign: Option<&Assign>,
+        data: &Value,
+        ctx: &Ctx<'_>,
+    ) -> Result<Map<String, Value>, ErrorCause> {
+        match assign {
+            Some(a) => a.eval(data, &Env::new(ctx, data), ctx),
+            None => Ok(Map::new()),
+        }
+    }
+
     pub(super) fn record(
         &self,
         event_type: &'static str,
@@ -181,7 +215,7 @@ impl Exec {
         })
     }
 
-    fn run_machine<'a>(
+    pub(super) fn run_machine<'a>(
         &'a self,
         m: &'a Machine,
         input: Value,
@@ -207,7 +241,7 @@ impl Exec {
     /// Records the entered event: the time entered and the event's id.
     fn entered(&self, st: &State, input: &Value) -> (OffsetDateTime, u64) {
         let id = self.record(
-            entered_type(st),
+            st.kind.state_type().entered(),
             Some("stateEnteredEventDetails"),
             &StateIo {
                 name: &st.name,
@@ -220,7 +254,7 @@ impl Exec {
         (self.host.now(), id)
     }
 
-    fn exited(&self, st: &State, output: &Value) -> Result<(), ErrorCause> {
+    pub(super) fn exited(&self, st: &State, output: &Value) -> Result<(), ErrorCause> {
         let text = to_json_string(output);
         if text.len() > MAX_PAYLOAD {
             return Err(ErrorCause::new(
@@ -232,7 +266,7 @@ impl Exec {
             ));
         }
         self.record(
-            exited_type(st),
+            st.kind.state_type().exited(),
             Some("stateExitedEventDetails"),
             &StateIo {
                 name: &st.name,
@@ -245,7 +279,7 @@ impl Exec {
         Ok(())
     }
 
-    fn next_of(st: &State) -> Option<usize> {
+    pub(super) fn next_of(st: &State) -> Option<usize> {
         match &st.transition {
             Transition::Next(t) => Some(t.idx),
             Transition::End => None,
@@ -254,7 +288,7 @@ impl Exec {
 
     /// Runs one state: its output and the next state's index (`None` at the end).
     async fn step(&self, st: &State, raw: Value) -> Result<(Value, Option<usize>), ErrorCause> {
-        let Some(aborted) = aborted_type(st) else {
+        let Some(aborted) = st.kind.state_type().aborted() else {
             return self.step_inner(st, raw).await;
         };
         let mut guard = AbortGuard::new(self, aborted, None, Value::Null);
@@ -269,7 +303,11 @@ impl Exec {
         raw: Value,
     ) -> Result<(Value, Option<usize>), ErrorCause> {
         let (entered, id) = self.entered(st, &raw);
-        self.state_body(st, raw, entered).await.map_err(|mut e| {
+        let body = match &st.jsonata {
+            Some(j) => self.jsonata_body(st, j, raw, entered).await,
+            None => self.state_body(st, raw, entered).await,
+        };
+        body.map_err(|mut e| {
             // AWS's prefix, word for word, on the runtime errors of this state (an error
             // from a nested state already has its own).
             if e.error == RUNTIME && !e.cause.starts_with(PREFIX) {
@@ -288,32 +326,32 @@ impl Exec {
         raw: Value,
         entered: OffsetDateTime,
     ) -> Result<(Value, Option<usize>), ErrorCause> {
-        let (output, next) = match &st.kind {
+        let assign = st.assign.as_ref();
+        let (output, vars, next) = match &st.kind {
             Kind::Pass {
                 parameters,
                 result,
                 result_path,
             } => {
-                let out = {
-                    let ctx = Ctx::new(&self.ctx, &st.name, entered);
-                    let res = match result {
-                        Some(r) => r.clone(),
-                        None => {
-                            effective(&st.input_path, parameters.as_ref(), &raw, &ctx)?.into_owned()
-                        }
-                    };
-                    result_path.apply(&raw, res)?
+                let ctx = self.state_ctx(&st.name, entered);
+                let res = match result {
+                    Some(r) => r.clone(),
+                    None => {
+                        effective(&st.input_path, parameters.as_ref(), &raw, &ctx)?.into_owned()
+                    }
                 };
-                (output(&self.ctx, st, entered, out)?, Self::next_of(st))
+                let vars = self.assigned(assign, &res, &ctx)?;
+                let out = result_path.apply(&raw, res)?;
+                (output(self, st, entered, out)?, vars, Self::next_of(st))
             }
             Kind::Succeed => {
                 let out = st
                     .input_path
-                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
-                (output(&self.ctx, st, entered, out)?, None)
+                    .apply(raw, &self.state_ctx(&st.name, entered))?;
+                (output(self, st, entered, out)?, Map::new(), None)
             }
             Kind::Fail { error, cause } => {
-                let ctx = Ctx::new(&self.ctx, &st.name, entered);
+                let ctx = self.state_ctx(&st.name, entered);
                 let e = ErrorCause::new(
                     text(error, &raw, &ctx, "ErrorPath")?,
                     text(cause, &raw, &ctx, "CausePath")?,
@@ -321,14 +359,9 @@ impl Exec {
                 return Err(e);
             }
             Kind::Choice(choice) => {
-                let eff = st
-                    .input_path
-                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
-                let next = {
-                    let ctx = Ctx::new(&self.ctx, &st.name, entered);
-                    choice.select(&eff, &ctx)?
-                };
-                let Some(next) = next else {
+                let ctx = self.state_ctx(&st.name, entered);
+                let eff = st.input_path.apply(raw, &ctx)?;
+                let Some(next) = choice.select(&eff, &ctx)? else {
                     return Err(ErrorCause::new(
                         "States.NoChoiceMatched",
                         format!(
@@ -337,63 +370,72 @@ impl Exec {
                         ),
                     ));
                 };
-                (output(&self.ctx, st, entered, eff)?, Some(next))
+                let vars = self.assigned(assign, &eff, &ctx)?;
+                (output(self, st, entered, eff)?, vars, Some(next))
             }
             Kind::Wait(wait) => {
                 let eff = st
                     .input_path
-                    .apply(raw, &Ctx::new(&self.ctx, &st.name, entered))?;
+                    .apply(raw, &self.state_ctx(&st.name, entered))?;
                 let d = self.wait_duration(st, wait, &eff, entered)?;
                 if !d.is_zero() {
                     self.host.sleep(d).await;
                 }
-                (output(&self.ctx, st, entered, eff)?, Self::next_of(st))
+                let vars = self.assigned(assign, &eff, &self.state_ctx(&st.name, entered))?;
+                (output(self, st, entered, eff)?, vars, Self::next_of(st))
             }
-            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
-                let results = match &st.kind {
-                    Kind::Task(t) => &t.results,
-                    Kind::Parallel { results, .. } => results,
-                    Kind::Map(m) => &m.results,
-                    _ => unreachable!("matched above"),
-                };
-                let mut counts = RetryCounts::default();
-                let mut retry_count = 0u32;
-                loop {
-                    let attempt = match &st.kind {
-                        Kind::Task(_) => self.task_attempt(st, &raw, entered, retry_count).await,
-                        Kind::Parallel { .. } => {
-                            self.parallel_attempt(st, &raw, entered, retry_count).await
-                        }
-                        _ => self.map_attempt(st, &raw, entered, retry_count).await,
-                    };
-                    let err = match attempt.and_then(|r| results.result_path.apply(&raw, r)) {
-                        Ok(out) => break (output(&self.ctx, st, entered, out)?, Self::next_of(st)),
-                        Err(e) => e,
-                    };
-                    if err.error == RUNTIME {
-                        return Err(err);
-                    }
-                    if let Some(d) = counts.next_delay(&results.retry, &err.error) {
-                        self.host.sleep(d).await;
-                        retry_count += 1;
-                        continue;
-                    }
-                    if let Some(c) = results
-                        .catch
-                        .iter()
-                        .find(|c| matches(&c.errors, &err.error))
-                    {
-                        let out = c
-                            .result_path
-                            .apply(&raw, json!({"Error": err.error, "Cause": err.cause}))?;
-                        break (out, Some(c.next.idx));
-                    }
-                    return Err(err);
-                }
+            Kind::Task(t) => {
+                let attempt = |n| self.task_attempt(st, t, &raw, entered, n);
+                self.jsonpath_retrying(st, &t.results, &raw, entered, attempt)
+                    .await?
+            }
+            Kind::Parallel { branches, results } => {
+                let attempt = |n| self.parallel_attempt(st, branches, results, &raw, entered, n);
+                self.jsonpath_retrying(st, results, &raw, entered, attempt)
+                    .await?
+            }
+            Kind::Map(map) => {
+                let attempt = |n| self.map_attempt(st, map, &raw, entered, n);
+                self.jsonpath_retrying(st, &map.results, &raw, entered, attempt)
+                    .await?
+            }
+            Kind::Conditions(_) => {
+                return Err(runtime(
+                    "a JSONata Choice state in a JSONPath state machine",
+                ));
             }
         };
+        self.vars.assign(vars);
         self.exited(st, &output)?;
         Ok((output, next))
+    }
+
+    /// A JSONPath Task, Parallel or Map state's attempts: `Assign` reads the result (after
+    /// ResultSelector), then ResultPath and OutputPath shape the output; a Catcher's
+    /// `Assign` reads the error output, its ResultPath puts it into the input.
+    async fn jsonpath_retrying<Fut>(
+        &self,
+        st: &State,
+        results: &Results,
+        raw: &Value,
+        entered: OffsetDateTime,
+        attempt: impl Fn(u32) -> Fut,
+    ) -> Result<(Value, Map<String, Value>, Option<usize>), ErrorCause>
+    where
+        Fut: std::future::Future<Output = Result<Value, ErrorCause>>,
+    {
+        let done = |r: Value, n: u32| {
+            let vars = self.assigned(st.assign.as_ref(), &r, &self.retrying_ctx(st, entered, n))?;
+            let out = results.result_path.apply(raw, r)?;
+            Ok(Finished::new(output(self, st, entered, out)?, vars))
+        };
+        let caught = |c: &super::retry::Catcher, err: Value| {
+            let ctx = self.state_ctx(&st.name, entered);
+            let vars = self.assigned(c.assign.as_ref(), &err, &ctx)?;
+            Ok(Finished::new(c.result_path.apply(raw, err)?, vars))
+        };
+        let f = self.retrying(st, results, attempt, done, caught).await?;
+        Ok((f.output, f.vars, f.next))
     }
 
     /// How long a Wait state waits, from now on the host's clock.
@@ -404,7 +446,7 @@ impl Exec {
         eff: &Value,
         entered: OffsetDateTime,
     ) -> Result<Duration, ErrorCause> {
-        let ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let ctx = self.state_ctx(&st.name, entered);
         Ok(match wait {
             Wait::Seconds(s) => Duration::from_secs(*s),
             Wait::SecondsPath(p) => Duration::from_secs(seconds_path(p, &ctx, eff)?),
@@ -423,16 +465,14 @@ impl Exec {
     async fn task_attempt(
         &self,
         st: &State,
+        task: &Task,
         raw: &Value,
         entered: OffsetDateTime,
         retry_count: u32,
     ) -> Result<Value, ErrorCause> {
-        let Kind::Task(task) = &st.kind else {
-            unreachable!("task state")
-        };
         let token = task_token();
         let req = {
-            let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+            let mut ctx = self.state_ctx(&st.name, entered);
             ctx.retry_count = Some(retry_count);
             ctx.token = Some(&token);
             let eff = effective(&st.input_path, task.results.parameters.as_ref(), raw, &ctx)?
@@ -461,7 +501,7 @@ impl Exec {
             }
         };
         let result = self.host.run_activity(req).await?;
-        let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let mut ctx = self.state_ctx(&st.name, entered);
         ctx.retry_count = Some(retry_count);
         ctx.token = Some(&token);
         select_result(&task.results, result, &ctx)
@@ -474,7 +514,7 @@ impl Exec {
         entered: OffsetDateTime,
         retries: u32,
     ) -> Ctx<'a> {
-        let mut ctx = Ctx::new(&self.ctx, &st.name, entered);
+        let mut ctx = self.state_ctx(&st.name, entered);
         ctx.retry_count = Some(retries);
         ctx
     }
@@ -482,20 +522,18 @@ impl Exec {
     async fn parallel_attempt(
         &self,
         st: &State,
+        branches: &[Machine],
+        results: &Results,
         raw: &Value,
         entered: OffsetDateTime,
         retries: u32,
     ) -> Result<Value, ErrorCause> {
-        let Kind::Parallel { branches, results } = &st.kind else {
-            unreachable!("parallel state")
-        };
         let eff = {
             let ctx = self.retrying_ctx(st, entered, retries);
             effective(&st.input_path, results.parameters.as_ref(), raw, &ctx)?.into_owned()
         };
         self.record("ParallelStateStarted", None, &Value::Null);
-        let runs = branches.iter().map(|b| self.run_machine(b, eff.clone()));
-        match try_join_all(runs).await {
+        match self.branches(branches, &eff).await {
             Ok(outs) => {
                 self.record("ParallelStateSucceeded", None, &Value::Null);
                 select_result(
@@ -571,13 +609,11 @@ impl Exec {
     async fn map_attempt(
         &self,
         st: &State,
+        map: &MapState,
         raw: &Value,
         entered: OffsetDateTime,
         retries: u32,
     ) -> Result<Value, ErrorCause> {
-        let Kind::Map(map) = &st.kind else {
-            unreachable!("map state")
-        };
         if let Some(dist) = &map.distributed {
             return self
                 .distributed_attempt(st, map, dist, raw, entered, retries)
@@ -585,80 +621,23 @@ impl Exec {
         }
         let max_concurrency = self.max_concurrency(st, map, raw, entered, retries)?;
         let inputs = self.map_inputs(st, map, raw, entered, retries)?;
-        let n = inputs.len();
-        self.record(
-            "MapStateStarted",
-            Some("mapStateStartedEventDetails"),
-            &json!({ "length": n }),
-        );
-        let limit = match max_concurrency {
-            0 => n.max(1),
-            c => usize::try_from(c).unwrap_or(usize::MAX).min(n.max(1)),
-        };
-        let name = &st.name;
-        let runs = inputs.into_iter().enumerate().map(|(i, input)| async move {
-            let details = json!({"name": name, "index": i});
-            self.record(
-                "MapIterationStarted",
-                Some("mapIterationStartedEventDetails"),
-                &details,
-            );
-            let mut guard = AbortGuard::new(
-                self,
-                "MapIterationAborted",
-                Some("mapIterationAbortedEventDetails"),
-                details.clone(),
-            );
-            let result = self.run_machine(&map.processor, input).await;
-            guard.disarm();
-            match result {
-                Ok(v) => {
-                    self.record(
-                        "MapIterationSucceeded",
-                        Some("mapIterationSucceededEventDetails"),
-                        &details,
-                    );
-                    Ok((i, v))
-                }
-                Err(e) => {
-                    self.record(
-                        "MapIterationFailed",
-                        Some("mapIterationFailedEventDetails"),
-                        &details,
-                    );
-                    Err(e)
-                }
-            }
-        });
-        let done: Result<Vec<(usize, Value)>, ErrorCause> = stream::iter(runs)
-            .buffer_unordered(limit)
-            .try_collect()
-            .await;
-        match done {
-            Ok(mut outs) => {
-                outs.sort_unstable_by_key(|(i, _)| *i);
-                self.record("MapStateSucceeded", None, &Value::Null);
-                let arr = Value::Array(outs.into_iter().map(|(_, v)| v).collect());
-                select_result(&map.results, arr, &self.retrying_ctx(st, entered, retries))
-            }
-            Err(e) => {
-                self.record("MapStateFailed", None, &Value::Null);
-                Err(e)
-            }
-        }
+        let arr = self
+            .run_iterations(st, map, inputs, max_concurrency)
+            .await?;
+        select_result(&map.results, arr, &self.retrying_ctx(st, entered, retries))
     }
 }
 
-fn output(
-    ex: &ExecCtx,
+pub(super) fn output(
+    ex: &Exec,
     st: &State,
     entered: OffsetDateTime,
     v: Value,
 ) -> Result<Value, ErrorCause> {
-    st.output_path.apply(v, &Ctx::new(ex, &st.name, entered))
+    st.output_path.apply(v, &ex.state_ctx(&st.name, entered))
 }
 
-fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
+pub(super) fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
     let d = t - now;
     if d.is_positive() {
         Duration::try_from(d).unwrap_or_default()
@@ -669,7 +648,7 @@ fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
 
 /// Records `event` if dropped while armed: the state (or Map iteration) was still running when
 /// the execution was stopped, timed out, or a sibling branch or iteration failed.
-struct AbortGuard<'a> {
+pub(super) struct AbortGuard<'a> {
     exec: &'a Exec,
     event: &'static str,
     details_key: Option<&'static str>,
@@ -678,7 +657,7 @@ struct AbortGuard<'a> {
 }
 
 impl<'a> AbortGuard<'a> {
-    fn new(
+    pub(super) fn new(
         exec: &'a Exec,
         event: &'static str,
         details_key: Option<&'static str>,
@@ -693,7 +672,7 @@ impl<'a> AbortGuard<'a> {
         }
     }
 
-    fn disarm(&mut self) {
+    pub(super) fn disarm(&mut self) {
         self.armed = false;
     }
 }
@@ -704,42 +683,5 @@ impl Drop for AbortGuard<'_> {
             self.exec
                 .record(self.event, self.details_key, &self.details);
         }
-    }
-}
-
-/// The event for a state still running when the execution ends; only states that wait have one.
-fn aborted_type(st: &State) -> Option<&'static str> {
-    match st.type_name {
-        "Task" => Some("TaskStateAborted"),
-        "Wait" => Some("WaitStateAborted"),
-        "Parallel" => Some("ParallelStateAborted"),
-        "Map" => Some("MapStateAborted"),
-        _ => None,
-    }
-}
-
-fn entered_type(st: &State) -> &'static str {
-    match st.type_name {
-        "Task" => "TaskStateEntered",
-        "Pass" => "PassStateEntered",
-        "Wait" => "WaitStateEntered",
-        "Choice" => "ChoiceStateEntered",
-        "Succeed" => "SucceedStateEntered",
-        "Fail" => "FailStateEntered",
-        "Parallel" => "ParallelStateEntered",
-        _ => "MapStateEntered",
-    }
-}
-
-fn exited_type(st: &State) -> &'static str {
-    match st.type_name {
-        "Task" => "TaskStateExited",
-        "Pass" => "PassStateExited",
-        "Wait" => "WaitStateExited",
-        "Choice" => "ChoiceStateExited",
-        "Succeed" => "SucceedStateExited",
-        "Fail" => "FailStateExited",
-        "Parallel" => "ParallelStateExited",
-        _ => "MapStateExited",
     }
 }

@@ -31,15 +31,19 @@ mod fields;
 mod filter;
 pub(crate) mod fuzzing;
 mod hash;
+mod inline;
 mod interpreter;
 mod intrinsics;
+mod jsonata;
 mod parse;
 mod path;
 mod retry;
+mod retrying;
 mod states;
 mod template;
 #[cfg(test)]
 mod tests;
+mod variables;
 
 use std::sync::Arc;
 use std::time::Duration;

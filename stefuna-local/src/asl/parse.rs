@@ -47,10 +47,11 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
     ])?;
     f.str("Comment")?;
     f.str("Version")?;
-    query_language(&f)?;
+    let jsonata = query_language(&f, false)?;
     let timeout_seconds = f.uint("TimeoutSeconds", 1)?;
     let mut names = HashSet::new();
-    let machine = parse_machine(&f, &mut names)?;
+    let machine = parse_machine(&f, &mut names, jsonata)?;
+    super::variables::check_scopes(&machine, &HashSet::new())?;
     Ok(Definition {
         machine,
         timeout_seconds,
@@ -58,14 +59,20 @@ pub(crate) fn parse(text: &str) -> Result<Definition, DefinitionError> {
     })
 }
 
-pub(crate) fn query_language(f: &Fields<'_>) -> Result<(), DefinitionError> {
+/// Whether `f` (the top level, or a state in a machine whose language is JSONata when
+/// `inherited` is set) uses JSONata. A JSONata machine's states cannot go back to JSONPath.
+pub(crate) fn query_language(f: &Fields<'_>, inherited: bool) -> Result<bool, DefinitionError> {
     match f.str("QueryLanguage")? {
-        None | Some("JSONPath") => Ok(()),
+        None => Ok(inherited),
+        Some("JSONata") => Ok(true),
+        Some("JSONPath") if inherited => Err(schema(
+            f.at("QueryLanguage"),
+            "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+        )),
+        Some("JSONPath") => Ok(false),
         Some(other) => Err(schema(
             f.at("QueryLanguage"),
-            format!(
-                "'QueryLanguage' '{other}' is not supported by stefuna-local; accepted: JSONPath"
-            ),
+            format!("'QueryLanguage' '{other}' is not valid; accepted: JSONPath, JSONata"),
         )),
     }
 }
@@ -77,6 +84,7 @@ fn root_at(at: &str) -> &str {
 pub(crate) fn parse_machine(
     f: &Fields<'_>,
     names: &mut HashSet<String>,
+    jsonata: bool,
 ) -> Result<Machine, DefinitionError> {
     let start_name = f.req_str("StartAt").map_err(|e| DefinitionError {
         path: root_at(&e.path).into(),
@@ -113,7 +121,7 @@ pub(crate) fn parse_machine(
             ));
         }
         index.insert(name.clone(), states.len());
-        states.push(parse_state(name, &Fields::new(sv, at)?, names)?);
+        states.push(parse_state(name, &Fields::new(sv, at)?, names, jsonata)?);
     }
     let start = *index.get(start_name).ok_or_else(|| {
         error(
@@ -417,16 +425,18 @@ mod tests {
     }
 
     #[test]
-    fn query_language_must_be_jsonpath() {
+    fn query_language_is_jsonpath_or_jsonata() {
         let ok = one(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}));
         assert!(parse(&ok.to_string()).is_ok());
+        let ok = one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true}));
+        assert!(parse(&ok.to_string()).is_ok());
         let e = err(one(
-            json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true}),
+            json!({"Type": "Pass", "QueryLanguage": "XPath", "End": true}),
         ));
         assert_eq!(e.path, "/States/S/QueryLanguage");
-        let mut top = one(json!({"Type": "Pass", "End": true}));
+        let mut top = one(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}));
         top["QueryLanguage"] = json!("JSONata");
-        assert_eq!(err(top).path, "/QueryLanguage");
+        assert_eq!(err(top).path, "/States/S/QueryLanguage");
     }
 
     #[test]

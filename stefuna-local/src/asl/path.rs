@@ -26,6 +26,8 @@ enum Seg {
 pub(crate) struct Path {
     text: String,
     context: bool,
+    /// `$name...`: the path reads the workflow variable `name`.
+    var: Option<String>,
     segs: Vec<Seg>,
     definite: bool,
 }
@@ -37,11 +39,14 @@ impl fmt::Display for Path {
 }
 
 impl Path {
-    /// Parses a JSONPath (`$...`, or `$$...` for the context object).
+    /// Parses a JSONPath (`$...`, `$$...` for the context object, `$name...` for a variable).
     pub(crate) fn parse(text: &str) -> Result<Path, String> {
+        let mut var = None;
         let (context, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (true, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
+            let (name, rest) = super::variables::split_name(rest);
+            var = name.map(str::to_owned);
             (false, rest)
         } else {
             return Err(format!(
@@ -56,6 +61,7 @@ impl Path {
         Ok(Path {
             text: text.to_owned(),
             context,
+            var,
             segs,
             definite,
         })
@@ -77,6 +83,7 @@ impl Path {
         Path {
             text: "$".into(),
             context: false,
+            var: None,
             segs: Vec::new(),
             definite: true,
         }
@@ -92,14 +99,22 @@ impl Path {
         self.context
     }
 
+    /// The variable the path reads (`$name...`), if it reads one.
+    pub(crate) fn var(&self) -> Option<&str> {
+        self.var.as_deref()
+    }
+
     /// Whether the path is `$` itself.
     pub(crate) fn is_root(&self) -> bool {
-        !self.context && self.segs.is_empty()
+        !self.context && self.var.is_none() && self.segs.is_empty()
     }
 
     /// The path in AWS's normalized bracket form, e.g. `$['foo'][0]`.
     pub(crate) fn normalized(&self) -> String {
         let mut s = String::from(if self.context { "$$" } else { "$" });
+        if let Some(v) = &self.var {
+            s.push_str(v);
+        }
         for seg in &self.segs {
             match seg {
                 Seg::Field(f) => {
@@ -160,6 +175,7 @@ impl Path {
                         let prefix = Path {
                             text: String::new(),
                             context: self.context,
+                            var: self.var.clone(),
                             segs: self.segs[..=i].to_vec(),
                             definite: true,
                         };

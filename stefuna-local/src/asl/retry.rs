@@ -31,6 +31,10 @@ pub(crate) struct Catcher {
     pub(crate) errors: Vec<String>,
     pub(crate) next: Target,
     pub(crate) result_path: ResultPath,
+    /// `Assign`: variables set when this Catcher catches.
+    pub(crate) assign: Option<super::variables::Assign>,
+    /// JSONata `Output`: the state's output when this Catcher catches.
+    pub(crate) output: Option<super::jsonata::JTemplate>,
 }
 
 /// Whether an `ErrorEquals` list matches `error`.
@@ -178,20 +182,31 @@ pub(crate) fn parse_retry(state: &Fields<'_>) -> Result<Vec<Retrier>, Definition
     Ok(out)
 }
 
-/// Parses a state's `Catch` field.
-pub(crate) fn parse_catch(state: &Fields<'_>) -> Result<Vec<Catcher>, DefinitionError> {
+/// Parses a state's `Catch` field; a JSONata state's Catchers take `Output` instead of
+/// `ResultPath`.
+pub(crate) fn parse_catch(
+    state: &Fields<'_>,
+    jsonata: bool,
+) -> Result<Vec<Catcher>, DefinitionError> {
     let list = entries(state, "Catch")?;
     let n = list.len();
     let mut out = Vec::with_capacity(n);
     for (i, f) in list.iter().enumerate() {
-        f.only(&["ErrorEquals", "Next", "ResultPath", "Comment"])?;
+        let extra = if jsonata { "Output" } else { "ResultPath" };
+        f.only(&["ErrorEquals", "Next", extra, "Assign", "Comment"])?;
         let errors = error_equals(f, i + 1 == n)?;
         let next = Target::new(f.req_str("Next")?, f.at("Next"));
         let result_path = ResultPath::parse(f)?;
+        let output = match f.get("Output") {
+            Some(v) if jsonata => Some(super::jsonata::JTemplate::compile(v, &f.at("Output"))?),
+            _ => None,
+        };
         out.push(Catcher {
             errors,
             next,
             result_path,
+            assign: super::variables::Assign::parse(f, jsonata)?,
+            output,
         });
     }
     Ok(out)
@@ -316,11 +331,11 @@ mod tests {
     fn catchers_parse_with_result_path() {
         let state =
             json!({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H", "ResultPath": "$.err"}]});
-        let c = parse_catch(&Fields::new(&state, "/States/T").unwrap()).unwrap();
+        let c = parse_catch(&Fields::new(&state, "/States/T").unwrap(), false).unwrap();
         assert_eq!(c[0].next.name, "H");
         assert!(matches!(c[0].result_path, ResultPath::At(_)));
         let state = json!({"Catch": [{"ErrorEquals": ["X"]}]});
-        let e = parse_catch(&Fields::new(&state, "/States/T").unwrap()).unwrap_err();
+        let e = parse_catch(&Fields::new(&state, "/States/T").unwrap(), false).unwrap_err();
         assert_eq!(e.path, "/States/T/Catch/0");
     }
 }

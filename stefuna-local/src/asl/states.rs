@@ -17,6 +17,7 @@ use super::parse::parse_machine;
 use super::path::Path;
 use super::retry;
 use super::template::Template;
+use super::variables::Assign;
 
 const COMMON: &[&str] = &[
     "Type",
@@ -27,17 +28,26 @@ const COMMON: &[&str] = &[
 ];
 
 fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
-    COMMON.iter().chain(extra).copied().collect()
+    // Every state with a `Next` may assign variables.
+    let assign: &[&str] = if extra.contains(&"Next") || extra.contains(&"Choices") {
+        &["Assign"]
+    } else {
+        &[]
+    };
+    COMMON.iter().chain(extra).chain(assign).copied().collect()
 }
 
 pub(crate) fn parse_state(
     name: &str,
     f: &Fields<'_>,
     names: &mut HashSet<String>,
+    inherited_jsonata: bool,
 ) -> Result<State, DefinitionError> {
     let ty = f.req_str("Type")?;
-    super::parse::query_language(f)?;
-    let (kind, type_name, fields): (_, &'static str, Vec<&'static str>) = match ty {
+    if super::parse::query_language(f, inherited_jsonata)? {
+        return super::jsonata::parse::parse_state(name, f, names);
+    }
+    let (kind, fields): (_, Vec<&'static str>) = match ty {
         "Pass" => {
             let fields = allowed(&["Next", "End", "Parameters", "Result", "ResultPath"]);
             f.only(&fields)?;
@@ -46,7 +56,7 @@ pub(crate) fn parse_state(
                 result: f.get("Result").cloned(),
                 result_path: ResultPath::parse(f)?,
             };
-            (kind, "Pass", fields)
+            (kind, fields)
         }
         "Task" => {
             let fields = allowed(&[
@@ -92,12 +102,12 @@ pub(crate) fn parse_state(
                 heartbeat,
                 results: results(f)?,
             };
-            (Kind::Task(Box::new(task)), "Task", fields)
+            (Kind::Task(Box::new(task)), fields)
         }
         "Choice" => {
             let fields = allowed(&["Choices", "Default"]);
             f.only(&fields)?;
-            (Kind::Choice(Box::new(choice::parse(f)?)), "Choice", fields)
+            (Kind::Choice(Box::new(choice::parse(f)?)), fields)
         }
         "Wait" => {
             let fields = allowed(&[
@@ -135,12 +145,12 @@ pub(crate) fn parse_state(
                 }
                 _ => Wait::TimestampPath(f.reference_path("TimestampPath")?.expect("present")),
             };
-            (Kind::Wait(wait), "Wait", fields)
+            (Kind::Wait(wait), fields)
         }
         "Succeed" => {
             let fields = allowed(&[]);
             f.only(&fields)?;
-            (Kind::Succeed, "Succeed", fields)
+            (Kind::Succeed, fields)
         }
         "Fail" => {
             let fields = vec![
@@ -157,7 +167,7 @@ pub(crate) fn parse_state(
                 error: text(f, "Error")?,
                 cause: text(f, "Cause")?,
             };
-            (kind, "Fail", fields)
+            (kind, fields)
         }
         "Parallel" => {
             let fields = allowed(&[
@@ -194,14 +204,13 @@ pub(crate) fn parse_state(
             for (i, b) in list.iter().enumerate() {
                 let bf = Fields::new(b, format!("{at}/{i}"))?;
                 bf.only(&["StartAt", "States", "Comment"])?;
-                branches.push(parse_machine(&bf, names)?);
+                branches.push(parse_machine(&bf, names, false)?);
             }
             (
                 Kind::Parallel {
                     branches,
                     results: Box::new(results(f)?),
                 },
-                "Parallel",
                 fields,
             )
         }
@@ -236,7 +245,7 @@ pub(crate) fn parse_state(
             };
             let pf = Fields::new(f.get(key).expect("present"), f.at(key))?;
             pf.only(&["StartAt", "States", "Comment", "ProcessorConfig"])?;
-            let processor = parse_machine(&pf, names)?;
+            let processor = parse_machine(&pf, names, false)?;
             let distributed = super::distributed::parse(f, &pf)?;
             if f.has("ItemSelector") && f.has("Parameters") {
                 return Err(schema(
@@ -259,7 +268,7 @@ pub(crate) fn parse_state(
                     ..results(f)?
                 },
             };
-            (Kind::Map(Box::new(map)), "Map", fields)
+            (Kind::Map(Box::new(map)), fields)
         }
         other => {
             return Err(schema(
@@ -285,11 +294,16 @@ pub(crate) fn parse_state(
             IoPath::Path(Path::root())
         },
         transition,
-        type_name,
+        assign: if fields.contains(&"Assign") {
+            Assign::parse(f, false)?
+        } else {
+            None
+        },
+        jsonata: None,
     })
 }
 
-fn transition(f: &Fields<'_>, fields: &[&str]) -> Result<Transition, DefinitionError> {
+pub(crate) fn transition(f: &Fields<'_>, fields: &[&str]) -> Result<Transition, DefinitionError> {
     if !fields.contains(&"Next") {
         return Ok(Transition::End);
     }
@@ -321,7 +335,7 @@ fn results(f: &Fields<'_>) -> Result<Results, DefinitionError> {
         result_selector: template(f, "ResultSelector")?,
         result_path: ResultPath::parse(f)?,
         retry: retry::parse_retry(f)?,
-        catch: retry::parse_catch(f)?,
+        catch: retry::parse_catch(f, false)?,
     })
 }
 

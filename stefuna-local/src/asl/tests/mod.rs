@@ -7,6 +7,8 @@ mod concurrency;
 mod errors;
 mod flow;
 mod io;
+mod jsonata;
+mod variables;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
