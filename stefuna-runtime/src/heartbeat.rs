@@ -118,7 +118,8 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if let Err(HeartbeatError::TaskLost(_)) = hb.send().await {
+        // Boxed: the SDK call's future is kilobytes; inline, every waiting beat loop holds it.
+        if let Err(HeartbeatError::TaskLost(_)) = Box::pin(hb.send()).await {
             return;
         }
     }

@@ -233,7 +233,9 @@ async fn run_in_span(
                 }
                 // Beats go on while a throttled delivery retries, so the task does not time out.
                 hb.set_delivering();
-                deliver(&shared, &pool, &token, result).await;
+                // Boxed: the SDK call's future is kilobytes, and inline it would sit in every
+                // task's future for the task's whole life (10,000 sleeping tasks).
+                Box::pin(deliver(&shared, &pool, &token, result)).await;
             }
             drop(beats);
         }
@@ -251,7 +253,7 @@ async fn run_in_span(
                 names::WORKER_SHUTDOWN,
                 "the worker shut down before the task finished; retry it on another worker",
             );
-            deliver(&shared, &pool, &token, Err(err)).await;
+            Box::pin(deliver(&shared, &pool, &token, Err(err))).await;
             drop(beats);
             job.abort();
         }
