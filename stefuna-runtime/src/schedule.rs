@@ -109,7 +109,10 @@ mod tests {
             "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"0.5\"} 1",
             "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"30.0\"} 2",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 

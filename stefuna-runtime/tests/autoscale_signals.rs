@@ -119,7 +119,10 @@ async fn schedule_to_start_follows_the_service_clock_and_slots_show_use() {
     assert!(expected[TASKS - 1] >= 3.0 * 5.0, "{expected:?}");
 
     let m = scrape(&server).await;
-    let series = |s: &str| m.get(&format!("stefuna_schedule_to_start_seconds_{s}")).copied();
+    let series = |s: &str| {
+        m.get(&format!("stefuna_schedule_to_start_seconds_{s}"))
+            .copied()
+    };
     assert_eq!(
         series("count{activity=\"Queued\"}"),
         Some(TASKS as f64),

@@ -60,8 +60,7 @@ pub(super) const OUTCOMES: [&str; 4] = ["succeeded", "failed", "lost", "shutdown
 
 /// Schedule-to-start buckets, seconds: from a free slot claiming at once to an hour's queue.
 const WAIT_BUCKETS: [f64; 16] = [
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
-    3600.0,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
 ];
 
 pub(super) type Waits = Family<ActivityLabel, Histogram, fn() -> Histogram>;
