@@ -127,6 +127,15 @@ impl Emulator {
         self.addr
     }
 
+    /// The emulator's clock: the wall time it stamps on history events and `$$` timestamps
+    /// (`$$.State.EnteredTime`, `$$.Execution.StartTime`), which `time_scale` makes run faster
+    /// than the system clock. Give it to a worker that compares those timestamps with "now",
+    /// e.g. stefuna's `ServerBuilder::service_clock`.
+    pub fn clock(&self) -> impl Fn() -> std::time::SystemTime + Send + Sync + Clone + 'static {
+        let clock = self.service.clock.clone();
+        move || clock.now().into()
+    }
+
     /// Replaces the fault injection settings; applies to requests arriving from now on.
     pub fn set_faults(&self, faults: Faults) {
         *service::write(&self.service.faults) = Arc::new(faults);

@@ -142,7 +142,8 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
         let mut urgent = None;
         let mut attempt = 0;
         loop {
-            match hb.send().await {
+            // Boxed: the SDK call's future is kilobytes; inline, every waiting beat loop holds it.
+            match Box::pin(hb.send()).await {
                 Err(HeartbeatError::TaskLost(_)) => return,
                 Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {
                     let wait = budget.wait(attempt);

@@ -75,6 +75,7 @@ mod metrics;
 mod monitor;
 mod poller;
 mod pool;
+mod schedule;
 mod server;
 mod shutdown;
 mod task;

@@ -11,6 +11,7 @@ use crate::client::Clients;
 use crate::config::ActivitySettings;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::schedule::ServiceClock;
 use crate::shutdown::Shutdown;
 
 /// The most polls one activity keeps open by default. Every free slot up to this many keeps a
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     /// `server_config.lost_task_grace`.
     pub(crate) lost_task_grace: Duration,
+    /// Step Functions' clock, for schedule-to-start latency.
+    pub(crate) service_clock: ServiceClock,
 }
 
 /// One hosted activity: its code, settings, clients and slots.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use stefuna_core::{Activity, ActivityDefaults, SharedState};
@@ -23,6 +23,7 @@ use crate::init::{BoxedInit, InitContext, InitHook};
 use crate::monitor::Monitor;
 use crate::poller::poll_loop;
 use crate::pool::{ActivityPool, Shared, pollers_for};
+use crate::schedule::ServiceClock;
 use crate::shutdown::{Limits, Shutdown};
 
 /// Why the server could not run.
@@ -107,6 +108,7 @@ pub struct ServerBuilder {
     abandon_polls: bool,
     monitor: Option<Monitor>,
     pub(crate) init: Vec<BoxedInit>,
+    service_clock: ServiceClock,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -207,6 +209,15 @@ impl ServerBuilder {
     /// and retry policy.
     pub fn client(mut self, client: aws_sdk_sfn::Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// Reads Step Functions' time from `now` instead of the system clock, for
+    /// `stefuna_schedule_to_start_seconds` (now minus the task's `$$.State.EnteredTime`). Only
+    /// an emulator needs it: stefuna-local with a sped-up `time_scale` stamps virtual time, which
+    /// runs ahead of the system clock; pass its `Emulator::clock()`.
+    pub fn service_clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.service_clock = ServiceClock::new(now);
         self
     }
 
@@ -336,6 +347,7 @@ impl ServerBuilder {
             shutdown: shutdown.clone(),
             tracker: TaskTracker::new(),
             lost_task_grace: config.server_config.lost_task_grace(),
+            service_clock: self.service_clock,
         });
 
         let mut clients: HashMap<String, Clients> = HashMap::new();

@@ -91,8 +91,12 @@ pub(crate) fn check_output(result: Result<String, TaskError>) -> Result<String, 
 /// The input key under which a state machine may pass its context to the worker, with
 /// `Parameters` such as
 /// `"_stefuna": {"execution_id.$": "$$.Execution.Id", "retry_count.$": "$$.State.RetryCount"}`.
-/// The task's span then carries `execution` and `attempt` (retry count + 1). The key stays in
-/// the input the activity sees (serde ignores unknown fields unless told otherwise).
+/// The task's span then carries `execution` and `attempt` (retry count + 1), and
+/// `"entered_time.$": "$$.State.EnteredTime"` feeds `stefuna_schedule_to_start_seconds`
+/// ([`crate::schedule`]). The key stays in the input the activity sees: serde ignores unknown
+/// fields unless told otherwise (an input type with `deny_unknown_fields` declares it, e.g.
+/// `#[serde(rename = "_stefuna")] _stefuna: Option<serde::de::IgnoredAny>`), and removing it
+/// would mean parsing and re-writing every input that carries it.
 pub(crate) const CORRELATION_KEY: &str = "_stefuna";
 
 /// What a state machine passed under [`CORRELATION_KEY`].
@@ -104,6 +108,9 @@ pub(crate) struct Correlation {
     /// `$$.State.RetryCount`.
     #[serde(default)]
     pub(crate) retry_count: Option<u64>,
+    /// `$$.State.EnteredTime`.
+    #[serde(default)]
+    pub(crate) entered_time: Option<String>,
 }
 
 impl Correlation {
@@ -148,6 +155,11 @@ pub(crate) async fn run(
     }
     if let Some(retries) = correlation.retry_count {
         span.record("attempt", retries.saturating_add(1));
+    }
+    if let Some(waited) = (correlation.entered_time.as_deref())
+        .and_then(|entered| shared.service_clock.since(entered))
+    {
+        shared.metrics.schedule_to_start(&pool.name, waited);
     }
     run_in_span(shared, pool, token, input, permit)
         .instrument(span)
@@ -232,7 +244,9 @@ async fn run_in_span(
                 }
                 // Beats go on while a throttled delivery retries, so the task does not time out.
                 hb.set_delivering();
-                deliver(&shared, &pool, &token, result).await;
+                // Boxed: the SDK call's future is kilobytes, and inline it would sit in every
+                // task's future for the task's whole life (10,000 sleeping tasks).
+                Box::pin(deliver(&shared, &pool, &token, result)).await;
             }
             drop(beats);
         }
@@ -250,7 +264,7 @@ async fn run_in_span(
                 names::WORKER_SHUTDOWN,
                 "the worker shut down before the task finished; retry it on another worker",
             );
-            deliver(&shared, &pool, &token, Err(err)).await;
+            Box::pin(deliver(&shared, &pool, &token, Err(err))).await;
             drop(beats);
             job.abort();
         }
@@ -328,10 +342,12 @@ mod tests {
     #[test]
     fn correlation_comes_from_the_documented_key() {
         let c = Correlation::from_input(
-            r#"{"n": 1, "_stefuna": {"execution_id": "arn:exec", "retry_count": 2}}"#,
+            r#"{"n": 1, "_stefuna": {"execution_id": "arn:exec", "retry_count": 2,
+                "entered_time": "2026-12-01T12:00:00.123Z"}}"#,
         );
         assert_eq!(c.execution_id.as_deref(), Some("arn:exec"));
         assert_eq!(c.retry_count, Some(2));
+        assert_eq!(c.entered_time.as_deref(), Some("2026-12-01T12:00:00.123Z"));
         for input in [
             r#"{"n": 1}"#,
             r#"[1, 2]"#,

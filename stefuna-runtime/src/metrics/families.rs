@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use prometheus_client::collector::Collector;
@@ -55,6 +55,20 @@ pub(super) fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS)
 }
 
+/// How a task can end, the `outcome` label of `task_duration`.
+pub(super) const OUTCOMES: [&str; 4] = ["succeeded", "failed", "lost", "shutdown"];
+
+/// Schedule-to-start buckets, seconds: from a free slot claiming at once to an hour's queue.
+const WAIT_BUCKETS: [f64; 16] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+];
+
+pub(super) type Waits = Family<ActivityLabel, Histogram, fn() -> Histogram>;
+
+pub(super) fn wait_histogram() -> Histogram {
+    Histogram::new(WAIT_BUCKETS)
+}
+
 /// The families, each registered once.
 #[derive(Debug, Default)]
 pub(super) struct Families {
@@ -79,8 +93,11 @@ pub(super) struct Families {
     pub(super) children_started: Counters,
     /// Process isolation: children that died with a task.
     pub(super) child_crashes: Counters,
+    pub(super) slot_utilization: FloatGauges,
     /// Always set; an `Option` only so the rest can derive `Default`.
     pub(super) durations: Option<Durations>,
+    /// Always set, as `durations`.
+    pub(super) schedule_to_start: Option<Waits>,
 }
 
 /// One activity's handles (cheap clones of the family members) and what is computed at scrape.
@@ -101,6 +118,11 @@ pub(super) struct PerActivity {
     pub(super) lost: Counter,
     pub(super) delivery_retries: Counter,
     pub(super) delivery_dropped: Counter,
+    pub(super) slot_utilization: Gauge<f64, AtomicU64>,
+    pub(super) schedule_to_start: Histogram,
+    /// `task_duration`'s series by outcome ([`OUTCOMES`]), each made on first use so an outcome
+    /// that never happened shows no series.
+    pub(super) durations: [OnceLock<Histogram>; OUTCOMES.len()],
     /// The slot pool, known from the first poll on.
     pub(super) semaphore: Mutex<Option<Arc<Semaphore>>>,
     /// Last `GetActivityTask` that returned (registration time until then).
@@ -228,6 +250,22 @@ impl Families {
                 &f.delivery_dropped,
             ),
         ];
+        v.push((
+            "slot_utilization",
+            "Share of the slots running a task now (tasks_in_flight / slots, 0 to 1; 0 before the \
+             first poll)",
+            None,
+            &f.slot_utilization,
+        ));
+        if let Some(w) = &f.schedule_to_start {
+            v.push((
+                "schedule_to_start",
+                "Time a task waited for a worker: from $$.State.EnteredTime, passed as \
+                 _stefuna.entered_time, to its claim",
+                Some(Unit::Seconds),
+                w,
+            ));
+        }
         if let Some(d) = &f.durations {
             v.push((
                 "task_duration",
@@ -268,6 +306,11 @@ pub(super) fn refresh(activities: &RwLock<HashMap<String, Arc<PerActivity>>>) {
     for a in all {
         if let Some(s) = lock(&a.semaphore).as_ref() {
             a.slots_free.set(saturating_i64(s.available_permits()));
+        }
+        let slots = a.slots.get();
+        if slots > 0 {
+            a.slot_utilization
+                .set((a.in_flight.get() as f64 / slots as f64).clamp(0.0, 1.0));
         }
         a.last_poll_age
             .set(lock(&a.last_poll).elapsed().as_secs_f64());

@@ -24,8 +24,8 @@ mod throttled;
 pub(crate) use throttled::Throttled;
 
 use families::{
-    ActivityLabel, CodeLabels, ErrorLabels, Exported, Families, OutcomeLabels, PerActivity,
-    duration_histogram, refresh,
+    ActivityLabel, CodeLabels, ErrorLabels, Exported, Families, OUTCOMES, OutcomeLabels,
+    PerActivity, duration_histogram, refresh, wait_histogram,
 };
 
 /// Most distinct values of a free-form label (`error`, `code`) per family.
@@ -82,6 +82,7 @@ impl Default for Metrics {
         let exported = Exported {
             families: Arc::new(Families {
                 durations: Some(Family::new_with_constructor(duration_histogram)),
+                schedule_to_start: Some(Family::new_with_constructor(wait_histogram)),
                 ..Families::default()
             }),
             activities: Arc::default(),
@@ -224,13 +225,29 @@ impl Metrics {
     /// Observes how long a task ran, with how it ended (`succeeded`, `failed`, `lost`,
     /// `shutdown`).
     pub(crate) fn task_duration(&self, activity: &str, outcome: &'static str, took: Duration) {
-        if let Some(d) = &self.exported.families.durations {
-            d.get_or_create(&OutcomeLabels {
+        let Some(d) = &self.exported.families.durations else {
+            return;
+        };
+        let new = || {
+            d.get_or_create_owned(&OutcomeLabels {
                 activity: activity.to_owned(),
                 outcome: outcome.to_owned(),
             })
-            .observe(took.as_secs_f64());
+        };
+        // Once per activity and outcome, not per task: the label strings and the family lookup.
+        match OUTCOMES.iter().position(|o| *o == outcome) {
+            Some(i) => self.activity(activity).durations[i]
+                .get_or_init(new)
+                .observe(took.as_secs_f64()),
+            None => new().observe(took.as_secs_f64()),
         }
+    }
+
+    /// Observes how long a task waited for a worker (see [`crate::schedule`]).
+    pub(crate) fn schedule_to_start(&self, activity: &str, waited: Duration) {
+        self.activity(activity)
+            .schedule_to_start
+            .observe(waited.as_secs_f64());
     }
 
     /// Tasks running now, over all activities.
@@ -351,6 +368,12 @@ impl Metrics {
             lost: f.lost.get_or_create_owned(&l),
             delivery_retries: f.delivery_retries.get_or_create_owned(&l),
             delivery_dropped: f.delivery_dropped.get_or_create_owned(&l),
+            slot_utilization: f.slot_utilization.get_or_create_owned(&l),
+            schedule_to_start: f
+                .schedule_to_start
+                .as_ref()
+                .map_or_else(wait_histogram, |w| w.get_or_create_owned(&l)),
+            durations: Default::default(),
             semaphore: Mutex::new(None),
             last_poll: Mutex::new(Instant::now()),
         }

@@ -23,9 +23,13 @@
 //! - **stefuna-local cores**: the endpoint's CPU over the run / wall time, to see whether it
 //!   was the bottleneck (the machine has as many cores as `nproc` says, shared).
 //!
+//! Then a density run (`density.rs`): 10,000 async tasks in flight in one worker, heartbeating.
+//! `--only cpu|memory|density` runs one part alone.
+//!
 //! Writes `<target>/bench/report.md`, `<target>/bench/tasks-per-second.svg` and each worker's
 //! log under `<target>/bench/logs/`.
 
+mod density;
 pub(crate) mod endpoint;
 mod isolation;
 mod procfs;
@@ -79,6 +83,16 @@ pub struct BenchArgs {
     /// Tasks in flight in the memory run (0 skips it).
     #[arg(long, default_value_t = 1000)]
     pub memory_tasks: usize,
+    /// Tasks in flight in the density run, each heartbeating every 10 s (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    pub density_tasks: usize,
+    /// Seconds the density run is measured once every task is in flight.
+    #[arg(long, default_value_t = 60.0)]
+    pub density_seconds: f64,
+    /// Run only these parts (comma separated): `cpu` (the workers at each concurrency),
+    /// `memory`, `density`; default all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<Part>,
     /// Use the release binaries already built instead of running `cargo build --release`.
     #[arg(long)]
     pub no_build: bool,
@@ -90,6 +104,17 @@ pub struct BenchArgs {
     /// `$HOME/.cache/stefuna/bench-venv`).
     #[arg(long)]
     pub venv: Option<PathBuf>,
+}
+
+/// A part of the bench, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The workers at each concurrency (tasks/s, CPU per task, PSS).
+    Cpu,
+    /// The memory run (1,000 sleeping tasks).
+    Memory,
+    /// The density run (10,000 heartbeating tasks).
+    Density,
 }
 
 /// What every run needs.
@@ -171,8 +196,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // Size each concurrency's runs from one short calibration run of the fastest worker, and of
     // stefuna 1.0.1 (whose 10 s of work is far fewer tasks: see the notes).
+    let runs = |part| args.only.is_empty() || args.only.contains(&part);
+    let cpu_part = if runs(Part::Cpu) {
+        args.concurrency.as_slice()
+    } else {
+        &[]
+    };
+    results.concurrencies = cpu_part.to_vec();
     let mut sizes = BTreeMap::new();
-    for &c in &args.concurrency {
+    for &c in cpu_part {
         let raw = bench
             .run(Kind::Raw, c, 1500.max(200 * c), "calibration")
             .await?;
@@ -191,7 +223,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         sizes.insert(c, (fast, py));
     }
-    for &c in &args.concurrency {
+    for &c in cpu_part {
         let (fast, py) = sizes[&c];
         let mut line = format!("concurrency {c}: raw and stefuna runs have {fast} executions each");
         match py {
@@ -209,7 +241,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut turn = 0;
     for rep in 1..=args.runs {
-        for &c in &args.concurrency {
+        for &c in cpu_part {
             let (fast, py) = sizes[&c];
             let mut round = BTreeMap::new();
             let tag = format!("run {rep}/{}", args.runs);
@@ -229,13 +261,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             results.rounds.push((c, round));
         }
     }
-    if args.memory_tasks > 0 {
+    if args.memory_tasks > 0 && runs(Part::Memory) {
         for rep in 1..=args.runs {
             let tag = format!("memory {rep}/{}", args.runs);
             let m = bench
                 .run(Kind::Sleep, args.memory_tasks, args.memory_tasks, &tag)
                 .await?;
             results.memory.push(m);
+        }
+    }
+    if args.density_tasks > 0 && runs(Part::Density) {
+        for rep in 1..=args.runs {
+            let tag = format!("density {rep}/{}", args.runs);
+            let d = bench
+                .density(args.density_tasks, args.density_seconds, &tag)
+                .await?;
+            results.density.push(d);
         }
     }
     results
@@ -546,6 +587,19 @@ impl Bench {
         activity: &str,
         log: &Path,
     ) -> anyhow::Result<Worker> {
+        self.spawn_with(kind, concurrency, url, activity, log, &[])
+    }
+
+    /// [`Bench::spawn`] with `extra` arguments for a stefuna worker.
+    fn spawn_with(
+        &self,
+        kind: Kind,
+        concurrency: usize,
+        url: &str,
+        activity: &str,
+        log: &Path,
+        extra: &[String],
+    ) -> anyhow::Result<Worker> {
         let n = concurrency.to_string();
         let release = self.target.join("release");
         let mut cmd = match kind {
@@ -568,9 +622,11 @@ impl Bench {
                     activity,
                     "--processes",
                     &n,
-                    "--healthcheck",
-                    "0",
                 ]);
+                if extra.is_empty() {
+                    c.args(["--healthcheck", "0"]);
+                }
+                c.args(extra);
                 if kind != Kind::Sleep {
                     c.args(&self.stefuna_args);
                 }

@@ -118,6 +118,8 @@ pub(crate) struct Results {
     pub(crate) rounds: Vec<(usize, BTreeMap<Kind, Figures>)>,
     /// The memory runs.
     pub(crate) memory: Vec<Figures>,
+    /// The density runs.
+    pub(crate) density: Vec<super::density::Figures>,
     /// Lines for the report's notes (skips, sizes, machine).
     pub(crate) notes: Vec<String>,
 }
@@ -216,6 +218,7 @@ impl Results {
                 m.len(),
             );
         }
+        md.push_str(&super::density::markdown(&self.density));
         let first: Vec<f64> = self
             .rounds
             .iter()
