@@ -23,6 +23,7 @@ pub fn requests(script: &str) -> Vec<u16> {
                 long_poll: Duration::ZERO,
                 time_scale: 1000.0,
                 panic_on: Vec::new(),
+                mock_config: None,
             },
             Faults::default(),
         );

@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 
 use crate::service::{Service, Settings};
 
+pub use crate::asl::mock::{MockConfig, MockConfigError};
 pub use crate::ledger::{FaultCounts, FaultKind, TokenAnswers};
 
 /// The AWS account every ARN is made in.
@@ -178,6 +179,7 @@ pub struct EmulatorBuilder {
     time_scale: f64,
     faults: Faults,
     panic_on: Vec<String>,
+    mock_config: Option<Arc<MockConfig>>,
 }
 
 impl Default for EmulatorBuilder {
@@ -189,6 +191,7 @@ impl Default for EmulatorBuilder {
             time_scale: 1.0,
             faults: Faults::default(),
             panic_on: Vec::new(),
+            mock_config: None,
         }
     }
 }
@@ -225,6 +228,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Mocked service integrations (AWS's MockConfigFile format, see [`MockConfig`]): a Task
+    /// state whose `Resource` is not an activity answers from the test case its execution
+    /// names (`StartExecution` with `stateMachineArn` `ARN#TESTCASE`). Without one, such a
+    /// Task fails with `States.Runtime` naming the state.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mocks = stefuna_local::MockConfig::from_file("MockConfigFile.json")?;
+    /// let emulator = stefuna_local::Emulator::builder().mock_config(mocks).start().await?;
+    /// # drop(emulator);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn mock_config(mut self, config: MockConfig) -> Self {
+        self.mock_config = Some(Arc::new(config));
+        self
+    }
+
     /// Test hook: makes the emulator panic on purpose, to prove a panic never takes it down.
     ///
     /// `operation` is an operation name (e.g. `"DescribeActivity"`): its requests panic inside
@@ -246,6 +267,7 @@ impl EmulatorBuilder {
                 long_poll: self.long_poll,
                 time_scale: self.time_scale,
                 panic_on: self.panic_on,
+                mock_config: self.mock_config,
             },
             self.faults,
         );

@@ -167,8 +167,10 @@ pub(super) async fn run(
             .min(req.items.len().max(1)),
     };
     let mut outputs = vec![Value::Null; req.items.len()];
+    let mocks = parent.mocks.clone();
     let children = req.items.into_iter().enumerate().map(|(i, item)| {
-        let (svc, run, def, child_machine, region) = (&svc, &run, &def, &child_machine, &region);
+        let (svc, run, def, child_machine, region, mocks) =
+            (&svc, &run, &def, &child_machine, &region, &mocks);
         async move {
             let name = uuid_v4().to_string();
             let child = Execution::started(
@@ -180,6 +182,7 @@ pub(super) async fn run(
                 item.to_string(),
                 &svc.clock,
                 Some(run.arn.clone()),
+                mocks.clone(),
             );
             write(&svc.executions).insert(child.arn.clone(), child.clone());
             lock(&run.children).push(child.clone());
