@@ -22,6 +22,9 @@ use stefuna_core::{Activity, Context, HeartbeatError, Invocation, TaskError};
 use stefuna_runtime::{Config, Server, ServerError};
 use tokio::sync::{mpsc, oneshot};
 
+mod mocks;
+pub use mocks::MOCK_CONFIG;
+
 /// A known difference between an emulator and AWS Step Functions (from
 /// `shared/localstack/README.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,10 @@ pub enum Difference {
     /// StopExecution while a task is out waits for the task: the execution stays RUNNING until
     /// the task answers (AWS: ABORTED at once). Checked by [`stop_execution_while_task_runs`].
     StopWaitsForTask,
+    /// A mocked `.waitForTaskToken` Task takes its mocked Return as its result at once instead
+    /// of waiting for SendTaskSuccess (AWS's Step Functions Local and stefuna-local wait).
+    /// Checked by [`mocks::mocked_wait_for_task_token`].
+    MockedCallbackDoesNotWait,
 }
 
 /// Where the scenarios run.
@@ -82,6 +89,7 @@ impl Endpoint {
                 Difference::NoTaskTimedOut,
                 Difference::FailureOnClosedTokenSucceeds,
                 Difference::StopWaitsForTask,
+                Difference::MockedCallbackDoesNotWait,
             ],
             ..Endpoint::aws_like(url, "000000000000")
         }
@@ -144,6 +152,15 @@ pub fn scenarios() -> Vec<Scenario> {
         }),
         ("stop_execution_while_task_runs", |e| {
             Box::pin(stop_execution_while_task_runs(e))
+        }),
+        ("mocked_lambda_retry_and_catch", |e| {
+            Box::pin(mocks::mocked_lambda_retry_and_catch(e))
+        }),
+        ("mocked_lambda_after_activity", |e| {
+            Box::pin(mocks::mocked_lambda_after_activity(e))
+        }),
+        ("mocked_wait_for_task_token", |e| {
+            Box::pin(mocks::mocked_wait_for_task_token(e))
         }),
     ]
 }

@@ -5,8 +5,11 @@ use std::time::Duration;
 use stefuna_conformance::{Endpoint, scenarios};
 
 async fn run(name: &str) {
+    let mocks = stefuna_local::MockConfig::from_file(stefuna_conformance::MOCK_CONFIG)
+        .expect("the conformance mock configuration parses");
     let emu = stefuna_local::Emulator::builder()
         .long_poll(Duration::from_secs(1))
+        .mock_config(mocks)
         .start()
         .await
         .expect("emulator starts");
@@ -46,6 +49,9 @@ scenario_tests!(
     concurrent_workers_exactly_once,
     heartbeat_without_heartbeat_seconds,
     stop_execution_while_task_runs,
+    mocked_lambda_retry_and_catch,
+    mocked_lambda_after_activity,
+    mocked_wait_for_task_token,
 );
 
 #[test]
@@ -53,7 +59,7 @@ fn every_scenario_has_a_test_here() {
     let names: Vec<&str> = scenarios().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names.len(),
-        12,
+        15,
         "add the new scenario to scenario_tests!: {names:?}"
     );
 }
