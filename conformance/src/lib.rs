@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 
 mod jsonata;
 pub use jsonata::{jsonata_end_to_end, jsonata_query_evaluation_error, variables_jsonpath};
+mod mocks;
+pub use mocks::MOCK_CONFIG;
 
 /// A known difference between an emulator and AWS Step Functions (from
 /// `shared/localstack/README.md`).
@@ -45,6 +47,10 @@ pub enum Difference {
     /// `docs/stefuna-local.md`), and it reads workflow variables with the same JSONata engine,
     /// JSONPath states included. The JSONata and variables scenarios are skipped.
     NoJsonata,
+    /// A mocked `.waitForTaskToken` Task takes its mocked Return as its result at once instead
+    /// of waiting for SendTaskSuccess (AWS's Step Functions Local and stefuna-local wait).
+    /// Checked by [`mocks::mocked_wait_for_task_token`].
+    MockedCallbackDoesNotWait,
 }
 
 /// Where the scenarios run.
@@ -90,6 +96,7 @@ impl Endpoint {
                 Difference::FailureOnClosedTokenSucceeds,
                 Difference::StopWaitsForTask,
                 Difference::NoJsonata,
+                Difference::MockedCallbackDoesNotWait,
             ],
             ..Endpoint::aws_like(url, "000000000000")
         }
@@ -158,6 +165,15 @@ pub fn scenarios() -> Vec<Scenario> {
             Box::pin(jsonata_query_evaluation_error(e))
         }),
         ("variables_jsonpath", |e| Box::pin(variables_jsonpath(e))),
+        ("mocked_lambda_retry_and_catch", |e| {
+            Box::pin(mocks::mocked_lambda_retry_and_catch(e))
+        }),
+        ("mocked_lambda_after_activity", |e| {
+            Box::pin(mocks::mocked_lambda_after_activity(e))
+        }),
+        ("mocked_wait_for_task_token", |e| {
+            Box::pin(mocks::mocked_wait_for_task_token(e))
+        }),
     ]
 }
 

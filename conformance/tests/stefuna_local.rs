@@ -5,8 +5,11 @@ use std::time::Duration;
 use stefuna_conformance::{Endpoint, scenarios};
 
 async fn run(name: &str) {
+    let mocks = stefuna_local::MockConfig::from_file(stefuna_conformance::MOCK_CONFIG)
+        .expect("the conformance mock configuration parses");
     let emu = stefuna_local::Emulator::builder()
         .long_poll(Duration::from_secs(1))
+        .mock_config(mocks)
         .start()
         .await
         .expect("emulator starts");
@@ -49,6 +52,9 @@ scenario_tests!(
     jsonata_end_to_end,
     jsonata_query_evaluation_error,
     variables_jsonpath,
+    mocked_lambda_retry_and_catch,
+    mocked_lambda_after_activity,
+    mocked_wait_for_task_token,
 );
 
 #[test]

@@ -25,6 +25,7 @@ pub fn requests(script: &str) -> Vec<u16> {
                 panic_on: Vec::new(),
                 aws_quotas: false,
                 quota_scale: 1.0,
+                mock_config: None,
             },
             Faults::default(),
         );

@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 
 use crate::service::{Service, Settings};
 
+pub use crate::asl::mock::{MockConfig, MockConfigError};
 pub use crate::ledger::{FaultCounts, FaultKind, TokenAnswers};
 pub use crate::quota::{ApiCounts, MAX_POLLERS_PER_ARN, QuotaCounts, aws_bucket};
 
@@ -205,6 +206,7 @@ pub struct EmulatorBuilder {
     panic_on: Vec<String>,
     aws_quotas: bool,
     quota_scale: f64,
+    mock_config: Option<Arc<MockConfig>>,
 }
 
 impl Default for EmulatorBuilder {
@@ -218,6 +220,7 @@ impl Default for EmulatorBuilder {
             panic_on: Vec::new(),
             aws_quotas: false,
             quota_scale: 1.0,
+            mock_config: None,
         }
     }
 }
@@ -272,6 +275,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Mocked service integrations (AWS's MockConfigFile format, see [`MockConfig`]): a Task
+    /// state whose `Resource` is not an activity answers from the test case its execution
+    /// names (`StartExecution` with `stateMachineArn` `ARN#TESTCASE`). Without one, such a
+    /// Task fails with `States.Runtime` naming the state.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mocks = stefuna_local::MockConfig::from_file("MockConfigFile.json")?;
+    /// let emulator = stefuna_local::Emulator::builder().mock_config(mocks).start().await?;
+    /// # drop(emulator);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn mock_config(mut self, config: MockConfig) -> Self {
+        self.mock_config = Some(Arc::new(config));
+        self
+    }
+
     /// Test hook: makes the emulator panic on purpose, to prove a panic never takes it down.
     ///
     /// `operation` is an operation name (e.g. `"DescribeActivity"`): its requests panic inside
@@ -295,6 +316,7 @@ impl EmulatorBuilder {
                 panic_on: self.panic_on,
                 aws_quotas: self.aws_quotas,
                 quota_scale: self.quota_scale,
+                mock_config: self.mock_config,
             },
             self.faults,
         );

@@ -119,6 +119,18 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "local")]
     #[serde(skip)]
     pub state_machine: Option<PathBuf>,
+
+    /// Mock configuration file (AWS's MockConfigFile format) answering the Task states that
+    /// call service integrations (with --local; see docs/stefuna-local.md).
+    #[arg(long, value_name = "FILE", requires = "local")]
+    #[serde(skip)]
+    pub mock_config: Option<PathBuf>,
+
+    /// The test case of --mock-config that --input executions run: the one under
+    /// `StateMachines."stefuna-local".TestCases` (with --mock-config).
+    #[arg(long, value_name = "NAME", requires = "mock_config")]
+    #[serde(skip)]
+    pub mock_test_case: Option<String>,
 }
 
 /// Checks that `--input` is one JSON document, so a typo fails before anything starts.

@@ -240,6 +240,12 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<()> {
             .arg(port.to_string())
             .arg(&dir)
             .env_remove(CACHE_ENV)
+            // The mock scenarios' MockConfigFile (LocalStack reads SFN_MOCK_CONFIG, as AWS's
+            // Step Functions Local does).
+            .env(
+                "SFN_MOCK_CONFIG",
+                root.join("conformance/mocks/MockConfigFile.json"),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -17,6 +17,7 @@ use super::context::{Ctx, ExecCtx};
 use super::definition::{
     Definition, Int, IoPath, Kind, Machine, MapState, Results, State, Task, Text, Transition, Wait,
 };
+use super::integrations::{IntegrationRequest, describe};
 use super::jsonata::Env;
 use super::retrying::Finished;
 use super::template::Template;
@@ -471,36 +472,50 @@ impl Exec {
         retry_count: u32,
     ) -> Result<Value, ErrorCause> {
         let token = task_token();
-        let req = {
+        let (eff, heartbeat_seconds, timeout_seconds) = {
             let mut ctx = self.state_ctx(&st.name, entered);
             ctx.retry_count = Some(retry_count);
             ctx.token = Some(&token);
             let eff = effective(&st.input_path, task.results.parameters.as_ref(), raw, &ctx)?
                 .into_owned();
-            if !task.is_activity {
-                return Err(runtime(format!(
-                    "resource '{}' is not supported: stefuna-local runs only activity resources (arn:aws:states:<region>:<account>:activity:<name>)",
-                    task.resource
-                )));
-            }
-            ActivityRequest {
+            let heartbeat = task
+                .heartbeat
+                .as_ref()
+                .map(|s| int(s, raw, &ctx, "HeartbeatSecondsPath", 1))
+                .transpose()?;
+            let timeout = task
+                .timeout
+                .as_ref()
+                .map(|s| int(s, raw, &ctx, "TimeoutSecondsPath", 1))
+                .transpose()?;
+            (eff, heartbeat, timeout)
+        };
+        let result = if task.is_activity {
+            let req = ActivityRequest {
                 resource: task.resource.clone(),
                 input: eff,
                 task_token: token.clone(),
-                heartbeat_seconds: task
-                    .heartbeat
-                    .as_ref()
-                    .map(|s| int(s, raw, &ctx, "HeartbeatSecondsPath", 1))
-                    .transpose()?,
-                timeout_seconds: task
-                    .timeout
-                    .as_ref()
-                    .map(|s| int(s, raw, &ctx, "TimeoutSecondsPath", 1))
-                    .transpose()?,
+                heartbeat_seconds,
+                timeout_seconds,
                 state_name: st.name.clone(),
-            }
+            };
+            self.host.run_activity(req).await?
+        } else {
+            let (resource_type, action, pattern) = describe(&task.resource);
+            let req = IntegrationRequest {
+                resource: task.resource.clone(),
+                resource_type,
+                action,
+                pattern,
+                parameters: eff,
+                task_token: token.clone(),
+                state_name: st.name.clone(),
+                attempt: retry_count,
+                heartbeat_seconds,
+                timeout_seconds,
+            };
+            self.host.run_integration(req).await?
         };
-        let result = self.host.run_activity(req).await?;
         let mut ctx = self.state_ctx(&st.name, entered);
         ctx.retry_count = Some(retry_count);
         ctx.token = Some(&token);

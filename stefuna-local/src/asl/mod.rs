@@ -6,7 +6,7 @@
 //!
 //! What is supported, following AWS's documented behaviour:
 //!
-//! - States: Task (activity resources only; other resources fail with `States.Runtime`), Pass,
+//! - States: Task (activity resources; other resources answer from a [`mock`] configuration), Pass,
 //!   Wait, Choice, Succeed, Fail, Parallel, Map (inline, or Distributed over its input as child
 //!   executions of a Map Run; `Iterator` or `ItemProcessor`).
 //! - Input/output: InputPath, Parameters/ItemSelector, ResultSelector, ResultPath, OutputPath;
@@ -32,9 +32,11 @@ mod filter;
 pub(crate) mod fuzzing;
 mod hash;
 mod inline;
+pub(crate) mod integrations;
 mod interpreter;
 mod intrinsics;
 mod jsonata;
+pub mod mock;
 mod parse;
 mod path;
 mod retry;
@@ -51,6 +53,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use time::OffsetDateTime;
+
+pub(crate) use integrations::IntegrationRequest;
 
 /// A failure inside an execution: what `Retry`/`Catch` match and what the history shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +162,14 @@ pub trait Host: Send + Sync + 'static {
     /// Appends an event to the execution's history; gives its event id (AWS's runtime causes
     /// name the id of the state's entered event).
     fn record(&self, event: Event) -> u64;
+    /// Runs one service integration call (a Task whose `Resource` is not an activity):
+    /// mocked answers only. Hosts without mocks refuse it, naming the state.
+    fn run_integration(
+        &self,
+        req: IntegrationRequest,
+    ) -> BoxFuture<'static, Result<Value, ErrorCause>> {
+        Box::pin(std::future::ready(Err(integrations::unmocked(&req, None))))
+    }
     /// Runs a Distributed Map's Map Run to its end, recording `MapRunStarted` and
     /// `MapRunSucceeded`/`MapRunFailed`: the children's outputs in item order, or the error
     /// that failed the Map Run. Hosts without child executions refuse it.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use stefuna_local::{Emulator, Faults};
+use stefuna_local::{Emulator, Faults, MockConfig};
 
 /// An in-memory AWS Step Functions endpoint (awsJson1_0) for tests and local runs.
 #[derive(Debug, Parser)]
@@ -51,6 +51,10 @@ struct Args {
     /// Multiply every quota's bucket size and refill rate (e.g. 0.1 for a tenth of AWS's).
     #[arg(long, env = "STEFUNA_LOCAL_QUOTA_SCALE", default_value_t = 1.0, value_parser = positive)]
     quota_scale: f64,
+    /// Mocked service integrations: a mock configuration file in AWS's MockConfigFile format
+    /// (start executions with stateMachineArn ARN#TESTCASE to use a test case).
+    #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
+    mock_config: Option<std::path::PathBuf>,
 }
 
 fn lose_answer(s: &str) -> Result<(String, f64), String> {
@@ -118,7 +122,17 @@ async fn main() -> ExitCode {
         operations: args.fault_operations,
         lose_answer: args.lose_answer,
     };
-    let emulator = match Emulator::builder()
+    let mut builder = Emulator::builder();
+    if let Some(path) = &args.mock_config {
+        match MockConfig::from_file(path) {
+            Ok(config) => builder = builder.mock_config(config),
+            Err(e) => {
+                eprintln!("stefuna-local: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let emulator = match builder
         .host(args.host)
         .port(args.port)
         .long_poll(Duration::from_secs_f64(args.long_poll_seconds))

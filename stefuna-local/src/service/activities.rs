@@ -175,25 +175,20 @@ impl Service {
 
     pub(super) fn list_activities(&self, call: Call<'_>) -> ApiResult {
         let input: ListInput = call.input()?;
-        let size = paging::page_size(input.max_results)?;
-        let start = paging::position(input.next_token.as_deref())?.unwrap_or(0);
         let mut all: Vec<Arc<Activity>> = read(&self.activities)
             .values()
             .filter(|a| region_of(&a.arn) == call.region)
             .cloned()
             .collect();
         all.sort_by_key(|a| a.seq);
-        let page: Vec<ActivityListItem<'_>> = all
-            .iter()
-            .skip(start)
-            .take(size)
-            .map(|a| ActivityListItem {
-                activity_arn: &a.arn,
-                name: &a.name,
-                creation_date: a.created,
-            })
-            .collect();
-        let next = (start + size < all.len()).then(|| paging::token(start + size));
+        let (page, next) =
+            paging::page(&all, input.max_results, input.next_token.as_deref(), |a| {
+                ActivityListItem {
+                    activity_arn: &a.arn,
+                    name: &a.name,
+                    creation_date: a.created,
+                }
+            })?;
         reply(&serde_json::json!({ "activities": page, "nextToken": next }))
     }
 

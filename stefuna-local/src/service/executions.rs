@@ -66,7 +66,7 @@ pub(crate) struct ExecState {
     output: Option<String>,
     error: Option<String>,
     cause: Option<String>,
-    stop_date: Option<f64>,
+    pub(crate) stop_date: Option<f64>,
 }
 
 /// One execution.
@@ -88,6 +88,9 @@ pub(crate) struct Execution {
     cancel: Notify,
     /// The Map Run that started it, for a Distributed Map's child execution.
     pub(crate) map_run_arn: Option<String>,
+    /// The mock test case it runs (`StartExecution` with `ARN#TESTCASE`; a Map Run's children
+    /// run their parent's).
+    pub(crate) mocks: Option<Arc<asl::mock::TestCase>>,
 }
 
 impl Execution {
@@ -102,6 +105,7 @@ impl Execution {
         input: String,
         clock: &Clock,
         map_run_arn: Option<String>,
+        mocks: Option<Arc<asl::mock::TestCase>>,
     ) -> Arc<Execution> {
         let now = clock.now();
         let exec = Arc::new(Execution {
@@ -124,6 +128,7 @@ impl Execution {
             open: Mutex::default(),
             cancel: Notify::new(),
             map_run_arn,
+            mocks,
         });
         exec.record_at(
             now,
@@ -347,6 +352,17 @@ impl asl::Host for ExecHost {
         self.svc.clock.now()
     }
 
+    fn run_integration(
+        &self,
+        req: asl::IntegrationRequest,
+    ) -> futures::future::BoxFuture<'static, Result<Value, ErrorCause>> {
+        Box::pin(super::integrations::run_integration(
+            self.svc.clone(),
+            self.exec.clone(),
+            req,
+        ))
+    }
+
     fn map_run(
         &self,
         run: asl::MapRunRequest,
@@ -443,9 +459,36 @@ impl Service {
             })
     }
 
+    /// The mock test case `case` of the state machine `machine`: `InvalidName` (as LocalStack
+    /// answers) when there is no mock configuration or it has no such test case.
+    pub(super) fn mock_test_case(
+        &self,
+        machine: &str,
+        case: &str,
+    ) -> Result<Arc<asl::mock::TestCase>, ApiError> {
+        let Some(config) = &self.settings.mock_config else {
+            return Err(ApiError::new(
+                "InvalidName",
+                format!(
+                    "invalid stateMachineArn: '#{case}' names a mock test case, but stefuna-local was started without a mock configuration (--mock-config FILE, SFN_MOCK_CONFIG or EmulatorBuilder::mock_config)"
+                ),
+            ));
+        };
+        config
+            .test_case(machine, case)
+            .map_err(|e| ApiError::new("InvalidName", format!("invalid stateMachineArn: {e}")))
+    }
+
     pub(super) fn start_execution(self: &Arc<Self>, call: Call<'_>) -> ApiResult {
         let input: StartInput = call.input()?;
-        let machine = self.machine(&input.state_machine_arn)?;
+        let (machine_arn, test_case) = match input.state_machine_arn.split_once('#') {
+            Some((arn, case)) => (arn, Some(case)),
+            None => (input.state_machine_arn.as_str(), None),
+        };
+        let machine = self.machine(machine_arn)?;
+        let mocks = test_case
+            .map(|case| self.mock_test_case(&machine.name, case))
+            .transpose()?;
         let name = match input.name {
             Some(n) => {
                 check_name("execution", &n)?;
@@ -497,6 +540,7 @@ impl Service {
                 text,
                 &self.clock,
                 None,
+                mocks,
             );
             map.insert(exec_arn, exec.clone());
             exec

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use super::history::{ErrorDetails, NOT_TRUNCATED, ScheduledDetails};
 use super::tasks::Status;
@@ -17,7 +19,7 @@ const DEFAULT_TIMEOUT: u64 = 99_999_999;
 
 /// Closes the task as aborted if the interpreter drops the wait (StopExecution, a failed
 /// Parallel branch), so its token is refused afterwards.
-struct AbortOnDrop(Arc<Task>);
+pub(super) struct AbortOnDrop(pub(super) Arc<Task>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -42,7 +44,7 @@ pub(super) async fn run_activity(
     };
     let input = req.input.to_string();
     let token = req.task_token;
-    let (task, mut rx) = Task::new(token.clone(), input, exec.clone());
+    let (task, rx) = Task::new(token.clone(), input, exec.clone());
     lock(&svc.tasks).insert(token.clone(), task.clone());
     if !exec.track(&task) {
         return Err(ErrorCause::new(
@@ -64,10 +66,43 @@ pub(super) async fn run_activity(
         },
     );
     activity.enqueue(task.clone());
+    await_answer(
+        &svc,
+        &task,
+        rx,
+        req.timeout_seconds,
+        req.heartbeat_seconds,
+        |now| {
+            // AWS gives no cause for a timeout (recorded: test_activity_task_start_timeout
+            // has `"activityTimedOutEventDetails": {"error": "States.Timeout"}`).
+            exec.record_at(
+                now,
+                "ActivityTimedOut",
+                Some("activityTimedOutEventDetails"),
+                &ErrorDetails {
+                    error: "States.Timeout",
+                    cause: "",
+                },
+            );
+        },
+    )
+    .await
+}
 
-    let total = Duration::from_secs(req.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT));
+/// Waits for a started or scheduled task's answer, enforcing `timeout_seconds` (AWS's default
+/// when `None`) and, once it is started, `heartbeat_seconds`; on a timeout closes the task,
+/// records the timeout with `record_timeout` and fails with `States.Timeout`.
+pub(super) async fn await_answer(
+    svc: &Service,
+    task: &Arc<Task>,
+    mut rx: oneshot::Receiver<Result<Value, ErrorCause>>,
+    timeout_seconds: Option<u64>,
+    heartbeat_seconds: Option<u64>,
+    record_timeout: impl FnOnce(OffsetDateTime),
+) -> Result<Value, ErrorCause> {
+    let total = Duration::from_secs(timeout_seconds.unwrap_or(DEFAULT_TIMEOUT));
     let total_deadline = svc.clock.deadline(total);
-    let heartbeat = req.heartbeat_seconds.map(Duration::from_secs);
+    let heartbeat = heartbeat_seconds.map(Duration::from_secs);
     loop {
         let beat_deadline = heartbeat.and_then(|h| {
             let st = lock(&task.state);
@@ -104,20 +139,9 @@ pub(super) async fn run_activity(
                 if !(total_hit || beat_hit) || !task.close(Status::TimedOut) {
                     continue;
                 }
-                // AWS gives no cause for a timeout (recorded: test_activity_task_start_timeout
-                // has `"activityTimedOutEventDetails": {"error": "States.Timeout"}`).
-                let cause = String::new();
-                exec.record_at(
-                    svc.clock.now(),
-                    "ActivityTimedOut",
-                    Some("activityTimedOutEventDetails"),
-                    &ErrorDetails {
-                        error: "States.Timeout",
-                        cause: &cause,
-                    },
-                );
-                exec.forget_task(&token);
-                return Err(ErrorCause::new("States.Timeout", cause));
+                record_timeout(svc.clock.now());
+                task.execution.forget_task(&task.token);
+                return Err(ErrorCause::new("States.Timeout", String::new()));
             }
         }
     }

@@ -215,26 +215,21 @@ impl Service {
 
     pub(super) fn list_state_machines(&self, call: Call<'_>) -> ApiResult {
         let input: ListInput = call.input()?;
-        let size = paging::page_size(input.max_results)?;
-        let start = paging::position(input.next_token.as_deref())?.unwrap_or(0);
         let mut all: Vec<Arc<Machine>> = read(&self.machines)
             .values()
             .filter(|m| m.region == call.region)
             .cloned()
             .collect();
         all.sort_by_key(|m| m.seq);
-        let page: Vec<ListItem<'_>> = all
-            .iter()
-            .skip(start)
-            .take(size)
-            .map(|m| ListItem {
-                state_machine_arn: &m.arn,
-                name: &m.name,
-                kind: &m.kind,
-                creation_date: m.created,
-            })
-            .collect();
-        let next = (start + size < all.len()).then(|| paging::token(start + size));
+        let (page, next) =
+            paging::page(&all, input.max_results, input.next_token.as_deref(), |m| {
+                ListItem {
+                    state_machine_arn: &m.arn,
+                    name: &m.name,
+                    kind: &m.kind,
+                    creation_date: m.created,
+                }
+            })?;
         reply(&serde_json::json!({ "stateMachines": page, "nextToken": next }))
     }
 

@@ -167,8 +167,10 @@ pub(super) async fn run(
             .min(req.items.len().max(1)),
     };
     let mut outputs = vec![Value::Null; req.items.len()];
+    let mocks = parent.mocks.clone();
     let children = req.items.into_iter().enumerate().map(|(i, item)| {
-        let (svc, run, def, child_machine, region) = (&svc, &run, &def, &child_machine, &region);
+        let (svc, run, def, child_machine, region, mocks) =
+            (&svc, &run, &def, &child_machine, &region, &mocks);
         async move {
             let name = uuid_v4().to_string();
             let child = Execution::started(
@@ -180,6 +182,7 @@ pub(super) async fn run(
                 item.to_string(),
                 &svc.clock,
                 Some(run.arn.clone()),
+                mocks.clone(),
             );
             write(&svc.executions).insert(child.arn.clone(), child.clone());
             lock(&run.children).push(child.clone());
@@ -303,27 +306,22 @@ impl Service {
     pub(super) fn list_map_runs(&self, call: Call<'_>) -> ApiResult {
         let input: ListInput = call.input()?;
         let exec = self.execution(&input.execution_arn)?;
-        let size = paging::page_size(input.max_results)?;
         let mut runs: Vec<Arc<MapRun>> = read(&self.map_runs)
             .values()
             .filter(|r| r.execution_arn == exec.arn)
             .cloned()
             .collect();
         runs.sort_unstable_by_key(|r| r.seq);
-        let from = paging::position(input.next_token.as_deref())?.unwrap_or(0);
-        let page: Vec<Summary<'_>> = runs
-            .iter()
-            .skip(from)
-            .take(size)
-            .map(|r| Summary {
-                execution_arn: &r.execution_arn,
-                map_run_arn: &r.arn,
-                state_machine_arn: &r.state_machine_arn,
-                start_date: r.start,
-                stop_date: lock(&r.state).stop,
-            })
-            .collect();
-        let next = (from + size < runs.len()).then(|| paging::token(from + size));
+        let (page, next) =
+            paging::page(&runs, input.max_results, input.next_token.as_deref(), |r| {
+                Summary {
+                    execution_arn: &r.execution_arn,
+                    map_run_arn: &r.arn,
+                    state_machine_arn: &r.state_machine_arn,
+                    start_date: r.start,
+                    stop_date: lock(&r.state).stop,
+                }
+            })?;
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Page<'a> {

@@ -7,13 +7,16 @@ mod activities;
 mod executions;
 mod history;
 mod host;
+mod integrations;
 mod machines;
 mod map_runs;
+mod operation;
 mod paging;
+mod sync;
+mod tags;
 mod tasks;
+mod validate;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -28,51 +31,13 @@ use crate::ledger::Injected;
 pub(crate) use activities::Activity;
 pub(crate) use executions::Execution;
 pub(crate) use machines::Machine;
+pub(crate) use operation::Operation;
 pub(crate) use tasks::{LostAnswer, Task};
 
-/// A map keyed by ARNs or task tokens. Its hasher is a multiply-rotate one (FxHash's) rather
-/// than SipHash: keys come over loopback from tests, so flooding resistance buys nothing, and
-/// SipHash over ~100-byte ARNs and tokens was about 4 % of a round trip's instructions.
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-
-/// The hasher of [`FastMap`].
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FastHasher(u64);
-
-impl FastHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // The length first, so zero padding of the last word cannot make two keys equal.
-        self.add(bytes.len() as u64);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// A map keyed by ARNs or task tokens, with rustc-hash's FxHasher rather than SipHash: keys
+/// come over loopback from tests, so flooding resistance buys nothing, and SipHash over
+/// ~100-byte ARNs and tokens was about 4 % of a round trip's instructions.
+pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Settings fixed when the service starts.
 #[derive(Clone, Debug)]
@@ -87,6 +52,8 @@ pub(crate) struct Settings {
     pub(crate) aws_quotas: bool,
     /// Multiplies the quotas' bucket sizes and refill rates.
     pub(crate) quota_scale: f64,
+    /// Mocked service integrations, for executions started with `ARN#TESTCASE`.
+    pub(crate) mock_config: Option<Arc<crate::MockConfig>>,
 }
 
 /// The whole service state.
@@ -102,6 +69,8 @@ pub(crate) struct Service {
     pub(crate) tasks: Mutex<FastMap<String, Arc<Task>>>,
     /// Distributed Map runs, by ARN.
     pub(crate) map_runs: RwLock<FastMap<String, Arc<map_runs::MapRun>>>,
+    /// Tags of activities and state machines, by ARN.
+    pub(crate) tags: Mutex<FastMap<String, Vec<tags::Tag>>>,
     /// Creation order for listings.
     seq: std::sync::atomic::AtomicU64,
     /// Flips to true when the service stops: pollers answer `{}` and executions end.
@@ -165,6 +134,7 @@ impl Service {
             executions: RwLock::default(),
             tasks: Mutex::default(),
             map_runs: RwLock::default(),
+            tags: Mutex::default(),
             seq: Default::default(),
             closing,
             quotas: settings_quotas,
@@ -193,63 +163,50 @@ impl Service {
             let _held = write(&self.activities);
             panic!("injected panic in {op} (EmulatorBuilder::panic_on test hook)");
         }
-        match op {
-            "CreateActivity" => self.create_activity(call),
-            "DescribeActivity" => self.describe_activity(call),
-            "ListActivities" => self.list_activities(call),
-            "DeleteActivity" => self.delete_activity(call),
-            "GetActivityTask" => self.get_activity_task(call).await,
-            "SendTaskSuccess" => self.send_task_success(call),
-            "SendTaskFailure" => self.send_task_failure(call),
-            "SendTaskHeartbeat" => self.send_task_heartbeat(call),
-            "CreateStateMachine" => self.create_state_machine(call),
-            "DescribeStateMachine" => self.describe_state_machine(call),
-            "UpdateStateMachine" => self.update_state_machine(call),
-            "ListStateMachines" => self.list_state_machines(call),
-            "DeleteStateMachine" => self.delete_state_machine(call),
-            "StartExecution" => self.start_execution(call),
-            "DescribeExecution" => self.describe_execution(call),
-            "ListExecutions" => self.list_executions(call),
-            "StopExecution" => self.stop_execution(call),
-            "GetExecutionHistory" => self.get_execution_history(call),
-            "DescribeStateMachineForExecution" => self.describe_state_machine_for_execution(call),
-            "DescribeMapRun" => self.describe_map_run(call),
-            "ListMapRuns" => self.list_map_runs(call),
-            other => Err(ApiError::new(
+        let Some(operation) = Operation::parse(op) else {
+            let names: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+            return Err(ApiError::new(
                 "UnknownOperationException",
                 format!(
-                    "unknown operation '{other}'; stefuna-local supports {}",
-                    OPERATIONS.join(", ")
+                    "unknown operation '{op}'; stefuna-local supports {}",
+                    names.join(", ")
                 ),
-            )),
+            ));
+        };
+        match operation {
+            Operation::CreateActivity => self.create_activity(call),
+            Operation::DescribeActivity => self.describe_activity(call),
+            Operation::ListActivities => self.list_activities(call),
+            Operation::DeleteActivity => self.delete_activity(call),
+            Operation::GetActivityTask => self.get_activity_task(call).await,
+            Operation::SendTaskSuccess => self.send_task_success(call),
+            Operation::SendTaskFailure => self.send_task_failure(call),
+            Operation::SendTaskHeartbeat => self.send_task_heartbeat(call),
+            Operation::CreateStateMachine => self.create_state_machine(call),
+            Operation::DescribeStateMachine => self.describe_state_machine(call),
+            Operation::UpdateStateMachine => self.update_state_machine(call),
+            Operation::ListStateMachines => self.list_state_machines(call),
+            Operation::DeleteStateMachine => self.delete_state_machine(call),
+            Operation::ValidateStateMachineDefinition => {
+                self.validate_state_machine_definition(call)
+            }
+            Operation::StartExecution => self.start_execution(call),
+            Operation::StartSyncExecution => self.start_sync_execution(call).await,
+            Operation::DescribeExecution => self.describe_execution(call),
+            Operation::ListExecutions => self.list_executions(call),
+            Operation::StopExecution => self.stop_execution(call),
+            Operation::GetExecutionHistory => self.get_execution_history(call),
+            Operation::DescribeStateMachineForExecution => {
+                self.describe_state_machine_for_execution(call)
+            }
+            Operation::DescribeMapRun => self.describe_map_run(call),
+            Operation::ListMapRuns => self.list_map_runs(call),
+            Operation::TagResource => self.tag_resource(call),
+            Operation::UntagResource => self.untag_resource(call),
+            Operation::ListTagsForResource => self.list_tags_for_resource(call),
         }
     }
 }
-
-/// Operations this service answers.
-pub(crate) const OPERATIONS: &[&str] = &[
-    "CreateActivity",
-    "DescribeActivity",
-    "ListActivities",
-    "DeleteActivity",
-    "GetActivityTask",
-    "SendTaskSuccess",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "CreateStateMachine",
-    "DescribeStateMachine",
-    "UpdateStateMachine",
-    "ListStateMachines",
-    "DeleteStateMachine",
-    "StartExecution",
-    "DescribeExecution",
-    "ListExecutions",
-    "StopExecution",
-    "GetExecutionHistory",
-    "DescribeStateMachineForExecution",
-    "DescribeMapRun",
-    "ListMapRuns",
-];
 
 /// Serializes an answer.
 pub(crate) fn reply(v: &impl serde::Serialize) -> ApiResult {
@@ -297,12 +254,5 @@ mod tests {
             m["arn:aws:states:us-east-1:123456789012:execution:sm:4242"],
             4242
         );
-        let hash = |s: &str| {
-            let mut h = FastHasher::default();
-            h.write(s.as_bytes());
-            h.finish()
-        };
-        assert_ne!(hash("abcdefgh1"), hash("abcdefgh2"));
-        assert_ne!(hash("a"), hash("a\0"));
     }
 }

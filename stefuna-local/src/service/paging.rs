@@ -16,6 +16,21 @@ pub(crate) fn page_size(max_results: Option<i64>) -> Result<usize, ApiError> {
     }
 }
 
+/// One page of `items` for `maxResults` and `nextToken`, each item mapped with `f`, and the
+/// token of the page after it (`None` on the last page). The list operations share it.
+pub(crate) fn page<'a, T, U>(
+    items: &'a [T],
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+    f: impl FnMut(&'a T) -> U,
+) -> Result<(Vec<U>, Option<String>), ApiError> {
+    let size = page_size(max_results)?;
+    let start = position(next_token)?.unwrap_or(0);
+    let page = items.iter().skip(start).take(size).map(f).collect();
+    let next = (start.saturating_add(size) < items.len()).then(|| token(start + size));
+    Ok((page, next))
+}
+
 /// Encodes a position as an opaque token.
 pub(crate) fn token(pos: usize) -> String {
     format!("stefuna-local-page-{pos}")
@@ -49,5 +64,16 @@ mod tests {
             page_size(Some(1001)).unwrap_err().code,
             "ValidationException"
         );
+    }
+
+    #[test]
+    fn pages_walk_the_items_in_order() {
+        let items: Vec<u32> = (0..5).collect();
+        let (first, next) = page(&items, Some(2), None, |i| *i).unwrap();
+        assert_eq!(first, [0, 1]);
+        let (second, next) = page(&items, Some(2), next.as_deref(), |i| *i).unwrap();
+        assert_eq!(second, [2, 3]);
+        let (last, next) = page(&items, Some(2), next.as_deref(), |i| *i).unwrap();
+        assert_eq!((last, next), (vec![4], None));
     }
 }

@@ -62,6 +62,9 @@ pub(crate) struct Task {
     pub(crate) state: Mutex<TaskState>,
     /// Wakes the timer loop on start and on each heartbeat.
     pub(crate) beat: Notify,
+    /// For a service integration's `.waitForTaskToken` callback (not an activity task): the
+    /// history's `resourceType` and `resource`, recorded on its `TaskSucceeded`/`TaskFailed`.
+    pub(crate) integration: Option<(String, String)>,
 }
 
 impl Task {
@@ -83,6 +86,33 @@ impl Task {
                 answers: TokenAnswers::default(),
             }),
             beat: Notify::new(),
+            integration: None,
+        });
+        (task, rx)
+    }
+
+    /// A `.waitForTaskToken` callback of a service integration (`resource_type`, `resource`):
+    /// started at once (its heartbeats count from now), answered only by SendTask* calls.
+    pub(crate) fn callback(
+        token: String,
+        input: String,
+        execution: Arc<Execution>,
+        resource_type: String,
+        resource: String,
+    ) -> (Arc<Task>, oneshot::Receiver<Result<Value, ErrorCause>>) {
+        let (tx, rx) = oneshot::channel();
+        let task = Arc::new(Task {
+            token,
+            input,
+            execution,
+            state: Mutex::new(TaskState {
+                status: Status::Started,
+                last_beat: Some(Instant::now()),
+                result: Some(tx),
+                answers: TokenAnswers::default(),
+            }),
+            beat: Notify::new(),
+            integration: Some((resource_type, resource)),
         });
         (task, rx)
     }
@@ -143,6 +173,21 @@ impl Task {
         };
         // Recorded before the interpreter wakes so the history stays in order.
         let now = self.execution.clock.now();
+        if let Some((resource_type, resource)) = &self.integration {
+            super::integrations::record_answer(
+                &self.execution,
+                now,
+                resource_type,
+                resource,
+                &result,
+                output,
+            );
+            self.execution.forget_task(&self.token);
+            if let Some(tx) = tx {
+                let _ = tx.send(result);
+            }
+            return Ok(());
+        }
         match &result {
             Ok(v) => self.execution.record_at(
                 now,

@@ -79,6 +79,9 @@ pub(crate) enum LocalError {
         /// What is wrong with its placeholders.
         source: DefinitionError,
     },
+    /// The `--mock-config` file is unreadable or not a valid mock configuration.
+    #[error("--mock-config: {0}")]
+    MockConfig(#[source] stefuna_local::MockConfigError),
     /// Local mode was started without any activity.
     #[error("--local needs at least one activity to run")]
     NoActivities,
@@ -140,11 +143,12 @@ pub(crate) async fn start(
 
     // A short long poll: on shutdown the worker lets open polls finish (on AWS they may already
     // hold a task), and a local run should end within a second of its last result, not a minute.
-    let emulator = Emulator::builder()
-        .long_poll(LOCAL_LONG_POLL)
-        .start()
-        .await
-        .map_err(LocalError::Start)?;
+    let mut builder = Emulator::builder().long_poll(LOCAL_LONG_POLL);
+    if let Some(path) = &cli.mock_config {
+        let mocks = stefuna_local::MockConfig::from_file(path).map_err(LocalError::MockConfig)?;
+        builder = builder.mock_config(mocks);
+    }
+    let emulator = builder.start().await.map_err(LocalError::Start)?;
     let endpoint = emulator.endpoint().to_owned();
     let client = client(&endpoint, &region);
 
@@ -207,6 +211,10 @@ pub(crate) async fn start(
         endpoint,
         region,
         client,
+        execution_target: match &cli.mock_test_case {
+            Some(case) => format!("{state_machine_arn}#{case}"),
+            None => state_machine_arn.clone(),
+        },
         state_machine_arn,
         progress_bar: cli.input_file.is_some(),
         inputs,

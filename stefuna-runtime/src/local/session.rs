@@ -22,6 +22,9 @@ pub(crate) struct LocalSession {
     pub(super) region: String,
     pub(super) client: aws_sdk_sfn::Client,
     pub(super) state_machine_arn: String,
+    /// What `--input` executions start: the state machine ARN, with `#TESTCASE` for
+    /// `--mock-test-case`.
+    pub(super) execution_target: String,
     pub(super) inputs: Vec<Input>,
     pub(super) progress_bar: bool,
 }
@@ -114,7 +117,7 @@ impl LocalSession {
         let execution_arn = self
             .client
             .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
+            .state_machine_arn(&self.execution_target)
             .name(&input.name)
             .input(&input.json)
             .send()

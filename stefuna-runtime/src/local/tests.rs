@@ -261,3 +261,66 @@ async fn an_invalid_state_machine_is_reported_with_the_service_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn mock_config_answers_service_tasks_of_the_input_executions() {
+    let dir = std::env::temp_dir().join(format!("stefuna-local-mock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let machine = dir.join("machine.json");
+    std::fs::write(
+        &machine,
+        r#"{"StartAt": "Greet", "States": {
+            "Greet": {"Type": "Task", "Resource": "${activity:hello}", "Next": "Notify"},
+            "Notify": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                       "ResultSelector": {"sent.$": "$.Payload.sent"}, "End": true}}}"#,
+    )
+    .unwrap();
+    let mocks = dir.join("mocks.json");
+    std::fs::write(
+        &mocks,
+        r#"{"StateMachines": {"stefuna-local": {"TestCases": {"Sent": {"Notify": "Ok"}}}},
+            "MockedResponses": {"Ok": {"0": {"Return": {"Payload": {"sent": true}}}}}}"#,
+    )
+    .unwrap();
+    let cli = local_cli(&[
+        "--state-machine",
+        machine.to_str().unwrap(),
+        "--mock-config",
+        mocks.to_str().unwrap(),
+        "--mock-test-case",
+        "Sent",
+        "--input",
+        r#"{"name": "World"}"#,
+    ]);
+    let acts = vec![("hello".to_owned(), ActivityDefaults::default())];
+    let mut config = Config::default();
+    let session = start(&cli, &mut config, &acts).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let session = session.unwrap();
+    let arn = config
+        .activity_settings("hello", &acts[0].1, true)
+        .unwrap()
+        .arn;
+    let c = client(session.endpoint(), session.region());
+    let worker = tokio::spawn(fake_worker(c, arn, "Hello", 1));
+    let outcomes = session.run_all().await.unwrap();
+    worker.await.unwrap();
+    assert_eq!(
+        outcomes[0].line,
+        r#"execution input-1 SUCCEEDED: {"sent":true}"#
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_mock_config_is_refused_before_anything_starts() {
+    let cli = local_cli(&["--mock-config", "/nonexistent/mocks.json"]);
+    let acts = vec![("hello".to_owned(), ActivityDefaults::default())];
+    let err = start(&cli, &mut Config::default(), &acts)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("--mock-config: ") && text.contains("/nonexistent/mocks.json"),
+        "{text}"
+    );
+}

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::super::causes::check_wait;
 use super::super::context::{Ctx, parse_timestamp};
 use super::super::definition::{Kind, Machine, MapState, Results, State, Task};
+use super::super::integrations::{IntegrationRequest, describe};
 use super::super::interpreter::{Exec, task_token, until};
 use super::super::retry::Catcher;
 use super::super::retrying::Finished;
@@ -248,7 +249,7 @@ impl Exec {
         retry_count: u32,
     ) -> Result<Value, ErrorCause> {
         let token = task_token();
-        let req = {
+        let (input, heartbeat_seconds, timeout_seconds) = {
             let mut ctx = self.retrying_ctx(st, entered, retry_count);
             ctx.token = Some(&token);
             let env = Env::new(&ctx, raw);
@@ -256,25 +257,37 @@ impl Exec {
                 Some(t) => t.eval(&env, "Arguments")?,
                 None => raw.clone(),
             };
-            if !task.is_activity {
-                return Err(ErrorCause::new(
-                    "States.Runtime",
-                    format!(
-                        "resource '{}' is not supported: stefuna-local runs only activity resources (arn:aws:states:<region>:<account>:activity:<name>)",
-                        task.resource
-                    ),
-                ));
-            }
-            ActivityRequest {
+            (
+                input,
+                int(j.heartbeat.as_ref(), &env, "HeartbeatSeconds", 1)?,
+                int(j.timeout.as_ref(), &env, "TimeoutSeconds", 1)?,
+            )
+        };
+        if task.is_activity {
+            let req = ActivityRequest {
                 resource: task.resource.clone(),
                 input,
                 task_token: token.clone(),
-                heartbeat_seconds: int(j.heartbeat.as_ref(), &env, "HeartbeatSeconds", 1)?,
-                timeout_seconds: int(j.timeout.as_ref(), &env, "TimeoutSeconds", 1)?,
+                heartbeat_seconds,
+                timeout_seconds,
                 state_name: st.name.clone(),
-            }
+            };
+            return self.host.run_activity(req).await;
+        }
+        let (resource_type, action, pattern) = describe(&task.resource);
+        let req = IntegrationRequest {
+            resource: task.resource.clone(),
+            resource_type,
+            action,
+            pattern,
+            parameters: input,
+            task_token: token.clone(),
+            state_name: st.name.clone(),
+            attempt: retry_count,
+            heartbeat_seconds,
+            timeout_seconds,
         };
-        self.host.run_activity(req).await
+        self.host.run_integration(req).await
     }
 
     async fn jsonata_parallel(

@@ -179,14 +179,16 @@ fn result_path_match_failure_is_catchable() {
 }
 
 #[test]
-fn non_activity_resources_are_refused_at_run_time() {
+fn unmocked_service_integrations_fail_naming_the_state_and_the_mock_file() {
     let host = FakeHost::echo();
     let mut def = task(json!({}));
     def["States"]["T"]["Resource"] = json!("arn:aws:states:::lambda:invoke");
     let err = exec(def, json!({}), &host).unwrap_err();
     assert_eq!(err.error, "States.Runtime");
     assert!(
-        err.cause.contains("only activity resources"),
+        err.cause
+            .contains("the Task state 'T' calls 'arn:aws:states:::lambda:invoke'")
+            && err.cause.contains("MockConfigFile"),
         "{}",
         err.cause
     );
