@@ -247,6 +247,8 @@ async fn ended(
 async fn emulator() -> (Emulator, aws_sdk_sfn::Client) {
     let emu = Emulator::builder()
         .time_scale(TIME_SCALE)
+        // Short long polls, so a draining worker's open polls end soon.
+        .long_poll(Duration::from_secs(2))
         .start()
         .await
         .unwrap();

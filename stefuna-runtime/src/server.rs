@@ -314,7 +314,13 @@ impl ServerBuilder {
 
         let config = Arc::new(config);
         let mut state = self.state;
-        for hook in self.init {
+        // In process isolation the hooks run in each child, not in the parent.
+        let hooks = if config.isolation == config::Isolation::Process {
+            Vec::new()
+        } else {
+            self.init
+        };
+        for hook in hooks {
             let ctx = InitContext::new(config.clone(), worker_name.clone());
             tracing::info!("running the init hook");
             let outcome = tokio::select! {
