@@ -12,7 +12,8 @@
 //!   so a fleet's retries spread over the bucket's refill instead of arriving together.
 //! - **Jittered heartbeats.** A task's first beat comes at a random point of its interval and
 //!   every later one a little early at random, so tasks claimed together do not beat together.
-//! - **One log line per throttled episode, per API**, and `stefuna_throttled_total{api}`.
+//! - **One warning per API when throttling starts, then at most one a minute** (with the count),
+//!   never one per call; every throttled call is counted in `stefuna_throttled_total{api}`.
 //!
 //! Why not the SDK's adaptive retry mode: its client-side rate limiter is one per retry
 //! partition (every operation of a client and Region together), so it would slow results and
@@ -69,12 +70,12 @@ where
     }
 }
 
-/// Per API, the current throttled episode.
+/// Per API, its throttling so far.
 #[derive(Debug, Default)]
 struct Episode {
-    /// Throttled calls since the episode began.
+    /// Throttled calls since the last call that went through.
     calls: u64,
-    /// When its warning was logged.
+    /// When the last warning was logged.
     logged: Option<Instant>,
 }
 
@@ -170,8 +171,8 @@ impl Budget {
         }
     }
 
-    /// Counts a throttled call to `api`; logs the first of an episode (and then at most once
-    /// a minute), not every call.
+    /// Counts a throttled call to `api`; warns on the first, then at most once a minute, never
+    /// per call.
     pub(crate) fn throttled(&self, api: &'static str) {
         self.throttled.inc(api);
         let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,15 +191,19 @@ impl Budget {
         }
     }
 
-    /// A call to `api` went through: ends its throttled episode, if any, with one line.
+    /// A call to `api` went through: the next throttling of it starts a new count (its warning
+    /// still waits for the minute to pass, so a flapping bucket does not flood the log).
     pub(crate) fn ok(&self, api: &'static str) {
         let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ep) = episodes.remove(api) {
-            tracing::info!(
+        if let Some(ep) = episodes.get_mut(api)
+            && ep.calls > 0
+        {
+            tracing::debug!(
                 api,
                 throttled_calls = ep.calls,
-                "step functions stopped throttling {api}"
+                "a call went through after throttling"
             );
+            ep.calls = 0;
         }
     }
 }
@@ -245,6 +250,21 @@ mod tests {
             let d = b.next_beat(i);
             d >= i.mul_f64(0.9) && d <= i
         }));
+    }
+
+    #[test]
+    fn a_flapping_bucket_warns_once_a_minute_not_per_episode() {
+        let b = Budget::with_mode(Throttled::default(), true);
+        let logged_at = |b: &Budget| b.episodes.lock().unwrap()["GetActivityTask"].logged;
+        b.throttled("GetActivityTask");
+        let first = logged_at(&b);
+        assert!(first.is_some());
+        b.ok("GetActivityTask");
+        std::thread::sleep(Duration::from_millis(2));
+        b.throttled("GetActivityTask");
+        // The second episode, within the minute, did not log again.
+        assert_eq!(logged_at(&b), first);
+        assert_eq!(b.episodes.lock().unwrap()["GetActivityTask"].calls, 1);
     }
 
     #[test]

@@ -78,10 +78,8 @@ impl SfnHeartbeat {
             .send()
             .await;
         let metrics = &self.health.metrics;
-        self.throttled.store(
-            res.as_ref().is_err_and(|e| is_throttling(e)),
-            Ordering::Relaxed,
-        );
+        self.throttled
+            .store(res.as_ref().is_err_and(is_throttling), Ordering::Relaxed);
         match res {
             Ok(_) => {
                 self.health.budget.ok("SendTaskHeartbeat");
