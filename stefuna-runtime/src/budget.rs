@@ -38,8 +38,14 @@ use crate::metrics::Throttled;
 
 /// First throttled retry waits up to this long.
 const THROTTLE_BASE: Duration = Duration::from_millis(50);
-/// Longest wait between throttled retries.
+/// Longest wait between throttled retries of a poll.
 const THROTTLE_CAP: Duration = Duration::from_secs(5);
+/// Longest wait between throttled retries of a result or heartbeat: well under any sensible
+/// `HeartbeatSeconds`, so they keep trying while the task is still alive.
+const URGENT_CAP: Duration = Duration::from_secs(1);
+/// After a result or heartbeat was throttled, polls stay paused this long (jittered up to
+/// twice): fewer new tasks until the buckets results and heartbeats draw on recover.
+const URGENT_QUIET: Duration = Duration::from_millis(500);
 /// The fixed delay of the naive mode.
 const NAIVE_DELAY: Duration = Duration::from_millis(100);
 /// At most one "throttled" warning per API this often.
@@ -88,6 +94,8 @@ pub(crate) struct Budget {
     urgent: AtomicUsize,
     /// Wakes polls when `urgent` drops to zero.
     clear: Notify,
+    /// Polls stay paused until then (set when a result or heartbeat is throttled).
+    quiet_until: Mutex<Option<tokio::time::Instant>>,
     episodes: Mutex<HashMap<&'static str, Episode>>,
     throttled: Throttled,
 }
@@ -118,6 +126,7 @@ impl Budget {
             smart,
             urgent: AtomicUsize::new(0),
             clear: Notify::new(),
+            quiet_until: Mutex::new(None),
             episodes: Mutex::default(),
             throttled,
         }
@@ -131,7 +140,14 @@ impl Budget {
         loop {
             let cleared = self.clear.notified();
             if self.urgent.load(Ordering::Acquire) == 0 {
-                return;
+                let quiet = *self.quiet_until.lock().unwrap_or_else(|e| e.into_inner());
+                match quiet {
+                    Some(until) if until > tokio::time::Instant::now() => {
+                        tokio::time::sleep_until(until).await;
+                        continue;
+                    }
+                    _ => return,
+                }
             }
             cleared.await;
         }
@@ -140,7 +156,30 @@ impl Budget {
     /// Marks a result or heartbeat as retrying after throttling, until the guard drops.
     pub(crate) fn urgent(&self) -> Urgent<'_> {
         self.urgent.fetch_add(1, Ordering::AcqRel);
+        self.hold_polls();
         Urgent(self)
+    }
+
+    /// Pauses polls for a jittered while after a result or heartbeat was throttled.
+    fn hold_polls(&self) {
+        if !self.smart {
+            return;
+        }
+        let until = tokio::time::Instant::now() + URGENT_QUIET.mul_f64(1.0 + fastrand::f64());
+        let mut quiet = self.quiet_until.lock().unwrap_or_else(|e| e.into_inner());
+        if quiet.is_none_or(|q| q < until) {
+            *quiet = Some(until);
+        }
+    }
+
+    /// How long to wait before retry `attempt` (from 0) of a throttled result or heartbeat.
+    pub(crate) fn urgent_wait(&self, attempt: u32) -> Duration {
+        self.hold_polls();
+        if self.smart {
+            backoff(attempt, THROTTLE_BASE, URGENT_CAP)
+        } else {
+            NAIVE_DELAY
+        }
     }
 
     /// How long to wait before retry `attempt` (from 0) of a throttled call.

@@ -143,7 +143,7 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
             match hb.send().await {
                 Err(HeartbeatError::TaskLost(_)) => return,
                 Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {
-                    let wait = budget.wait(attempt);
+                    let wait = budget.urgent_wait(attempt);
                     attempt += 1;
                     if started.elapsed() + wait > interval / 2 {
                         break;
