@@ -12,7 +12,8 @@
 //!   so a fleet's retries spread over the bucket's refill instead of arriving together.
 //! - **Jittered heartbeats.** A task's first beat comes at a random point of its interval and
 //!   every later one a little early at random, so tasks claimed together do not beat together.
-//! - **One log line per throttled episode, per API**, and `stefuna_throttled_total{api}`.
+//! - **One warning per API when throttling starts, then at most one a minute** (with the count),
+//!   never one per call; every throttled call is counted in `stefuna_throttled_total{api}`.
 //!
 //! Why not the SDK's adaptive retry mode: its client-side rate limiter is one per retry
 //! partition (every operation of a client and Region together), so it would slow results and
@@ -37,8 +38,14 @@ use crate::metrics::Throttled;
 
 /// First throttled retry waits up to this long.
 const THROTTLE_BASE: Duration = Duration::from_millis(50);
-/// Longest wait between throttled retries.
+/// Longest wait between throttled retries of a poll.
 const THROTTLE_CAP: Duration = Duration::from_secs(5);
+/// Longest wait between throttled retries of a result or heartbeat: well under any sensible
+/// `HeartbeatSeconds`, so they keep trying while the task is still alive.
+const URGENT_CAP: Duration = Duration::from_secs(1);
+/// After a result or heartbeat was throttled, polls stay paused this long (jittered up to
+/// twice): fewer new tasks until the buckets results and heartbeats draw on recover.
+const URGENT_QUIET: Duration = Duration::from_millis(500);
 /// The fixed delay of the naive mode.
 const NAIVE_DELAY: Duration = Duration::from_millis(100);
 /// At most one "throttled" warning per API this often.
@@ -69,12 +76,12 @@ where
     }
 }
 
-/// Per API, the current throttled episode.
+/// Per API, its throttling so far.
 #[derive(Debug, Default)]
 struct Episode {
-    /// Throttled calls since the episode began.
+    /// Throttled calls since the last call that went through.
     calls: u64,
-    /// When its warning was logged.
+    /// When the last warning was logged.
     logged: Option<Instant>,
 }
 
@@ -87,6 +94,8 @@ pub(crate) struct Budget {
     urgent: AtomicUsize,
     /// Wakes polls when `urgent` drops to zero.
     clear: Notify,
+    /// Polls stay paused until then (set when a result or heartbeat is throttled).
+    quiet_until: Mutex<Option<tokio::time::Instant>>,
     episodes: Mutex<HashMap<&'static str, Episode>>,
     throttled: Throttled,
 }
@@ -117,6 +126,7 @@ impl Budget {
             smart,
             urgent: AtomicUsize::new(0),
             clear: Notify::new(),
+            quiet_until: Mutex::new(None),
             episodes: Mutex::default(),
             throttled,
         }
@@ -130,7 +140,14 @@ impl Budget {
         loop {
             let cleared = self.clear.notified();
             if self.urgent.load(Ordering::Acquire) == 0 {
-                return;
+                let quiet = *self.quiet_until.lock().unwrap_or_else(|e| e.into_inner());
+                match quiet {
+                    Some(until) if until > tokio::time::Instant::now() => {
+                        tokio::time::sleep_until(until).await;
+                        continue;
+                    }
+                    _ => return,
+                }
             }
             cleared.await;
         }
@@ -139,7 +156,30 @@ impl Budget {
     /// Marks a result or heartbeat as retrying after throttling, until the guard drops.
     pub(crate) fn urgent(&self) -> Urgent<'_> {
         self.urgent.fetch_add(1, Ordering::AcqRel);
+        self.hold_polls();
         Urgent(self)
+    }
+
+    /// Pauses polls for a jittered while after a result or heartbeat was throttled.
+    fn hold_polls(&self) {
+        if !self.smart {
+            return;
+        }
+        let until = tokio::time::Instant::now() + URGENT_QUIET.mul_f64(1.0 + fastrand::f64());
+        let mut quiet = self.quiet_until.lock().unwrap_or_else(|e| e.into_inner());
+        if quiet.is_none_or(|q| q < until) {
+            *quiet = Some(until);
+        }
+    }
+
+    /// How long to wait before retry `attempt` (from 0) of a throttled result or heartbeat.
+    pub(crate) fn urgent_wait(&self, attempt: u32) -> Duration {
+        self.hold_polls();
+        if self.smart {
+            backoff(attempt, THROTTLE_BASE, URGENT_CAP)
+        } else {
+            NAIVE_DELAY
+        }
     }
 
     /// How long to wait before retry `attempt` (from 0) of a throttled call.
@@ -170,8 +210,8 @@ impl Budget {
         }
     }
 
-    /// Counts a throttled call to `api`; logs the first of an episode (and then at most once
-    /// a minute), not every call.
+    /// Counts a throttled call to `api`; warns on the first, then at most once a minute, never
+    /// per call.
     pub(crate) fn throttled(&self, api: &'static str) {
         self.throttled.inc(api);
         let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,15 +230,19 @@ impl Budget {
         }
     }
 
-    /// A call to `api` went through: ends its throttled episode, if any, with one line.
+    /// A call to `api` went through: the next throttling of it starts a new count (its warning
+    /// still waits for the minute to pass, so a flapping bucket does not flood the log).
     pub(crate) fn ok(&self, api: &'static str) {
         let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ep) = episodes.remove(api) {
-            tracing::info!(
+        if let Some(ep) = episodes.get_mut(api)
+            && ep.calls > 0
+        {
+            tracing::debug!(
                 api,
                 throttled_calls = ep.calls,
-                "step functions stopped throttling {api}"
+                "a call went through after throttling"
             );
+            ep.calls = 0;
         }
     }
 }
@@ -245,6 +289,21 @@ mod tests {
             let d = b.next_beat(i);
             d >= i.mul_f64(0.9) && d <= i
         }));
+    }
+
+    #[test]
+    fn a_flapping_bucket_warns_once_a_minute_not_per_episode() {
+        let b = Budget::with_mode(Throttled::default(), true);
+        let logged_at = |b: &Budget| b.episodes.lock().unwrap()["GetActivityTask"].logged;
+        b.throttled("GetActivityTask");
+        let first = logged_at(&b);
+        assert!(first.is_some());
+        b.ok("GetActivityTask");
+        std::thread::sleep(Duration::from_millis(2));
+        b.throttled("GetActivityTask");
+        // The second episode, within the minute, did not log again.
+        assert_eq!(logged_at(&b), first);
+        assert_eq!(b.episodes.lock().unwrap()["GetActivityTask"].calls, 1);
     }
 
     #[test]

@@ -235,7 +235,7 @@ where
         }
         let throttled = is_throttling(&err);
         let wait = if throttled {
-            budget.wait(attempt)
+            budget.urgent_wait(attempt)
         } else {
             backoff(attempt, RETRY_BASE, RETRY_CAP)
         };

@@ -78,10 +78,8 @@ impl SfnHeartbeat {
             .send()
             .await;
         let metrics = &self.health.metrics;
-        self.throttled.store(
-            res.as_ref().is_err_and(|e| is_throttling(e)),
-            Ordering::Relaxed,
-        );
+        self.throttled
+            .store(res.as_ref().is_err_and(is_throttling), Ordering::Relaxed);
         match res {
             Ok(_) => {
                 self.health.budget.ok("SendTaskHeartbeat");
@@ -146,7 +144,7 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
             match Box::pin(hb.send()).await {
                 Err(HeartbeatError::TaskLost(_)) => return,
                 Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {
-                    let wait = budget.wait(attempt);
+                    let wait = budget.urgent_wait(attempt);
                     attempt += 1;
                     if started.elapsed() + wait > interval / 2 {
                         break;
