@@ -107,7 +107,7 @@ mod tests {
             "stefuna_schedule_to_start_seconds_sum{activity=\"Hello\"} 20.3",
             "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"0.25\"} 0",
             "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"0.5\"} 1",
-            "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"30.0\"} 2",
+            "stefuna_schedule_to_start_seconds_bucket{activity=\"Hello\",le=\"30\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

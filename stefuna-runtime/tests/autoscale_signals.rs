@@ -135,7 +135,7 @@ async fn schedule_to_start_follows_the_service_clock_and_slots_show_use() {
         "histogram sum {sum} s, service history says {want} s ({expected:?})"
     );
     // Each bucket holds the waits the history puts there (edges within the slack skipped).
-    for le in ["0.5", "1.0", "2.5", "5.0", "10.0", "30.0", "60.0"] {
+    for le in ["0.5", "1", "2.5", "5", "10", "30", "60"] {
         let edge: f64 = le.parse().unwrap();
         if expected.iter().any(|w| (w - edge).abs() <= SLACK) {
             continue;
