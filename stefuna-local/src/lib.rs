@@ -19,7 +19,6 @@
 //! # }
 //! ```
 
-#[allow(dead_code)]
 pub(crate) mod asl;
 mod clock;
 mod error;

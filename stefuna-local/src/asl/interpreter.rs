@@ -497,7 +497,6 @@ impl Exec {
                 task_token: token.clone(),
                 heartbeat_seconds,
                 timeout_seconds,
-                state_name: st.name.clone(),
             };
             self.host.run_activity(req).await?
         } else {

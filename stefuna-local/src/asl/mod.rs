@@ -113,8 +113,6 @@ pub struct ActivityRequest {
     pub heartbeat_seconds: Option<u64>,
     /// `TimeoutSeconds` (or its resolved `TimeoutSecondsPath`); AWS's default is 99999999.
     pub timeout_seconds: Option<u64>,
-    /// The state's name.
-    pub state_name: String,
 }
 
 /// One history event as the interpreter sees it; the host adds id, previousEventId and
@@ -215,26 +213,6 @@ impl StateMachine {
     /// Top-level `TimeoutSeconds`, if set.
     pub fn timeout_seconds(&self) -> Option<u64> {
         self.parsed.timeout_seconds
-    }
-
-    /// The activity ARNs its Task states use (nested ones included), sorted, without duplicates:
-    /// what local mode must create before running a user's state machine file.
-    pub fn activity_arns(&self) -> Vec<String> {
-        let mut out = std::collections::BTreeSet::new();
-        let mut stack = vec![&self.parsed.machine];
-        while let Some(m) = stack.pop() {
-            for st in &m.states {
-                match &st.kind {
-                    definition::Kind::Task(t) if t.is_activity => {
-                        out.insert(t.resource.clone());
-                    }
-                    definition::Kind::Parallel { branches, .. } => stack.extend(branches),
-                    definition::Kind::Map(map) => stack.push(&map.processor),
-                    _ => {}
-                }
-            }
-        }
-        out.into_iter().collect()
     }
 }
 

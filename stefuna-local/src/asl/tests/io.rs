@@ -72,7 +72,6 @@ fn task_runs_the_activity_with_effective_input_and_shapes_the_result() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.resource, ARN);
-    assert_eq!(r.state_name, "T");
     assert_eq!(
         (r.heartbeat_seconds, r.timeout_seconds),
         (Some(10), Some(60))

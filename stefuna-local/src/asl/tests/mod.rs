@@ -156,21 +156,6 @@ pub(super) fn fail_with(error: &str) -> ErrorCause {
 }
 
 #[test]
-fn activity_arns_lists_nested_activities_once() {
-    let other = "arn:aws:states:us-east-1:123456789012:activity:other";
-    let m = machine(json!({"StartAt": "T", "States": {
-        "T": {"Type": "Task", "Resource": ARN, "Next": "P"},
-        "P": {"Type": "Parallel", "Next": "L", "Branches": [
-            {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": other, "End": true}}},
-            {"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemProcessor":
-                {"StartAt": "I", "States": {"I": {"Type": "Task", "Resource": ARN, "End": true}}}}}}
-        ]},
-        "L": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
-    }}));
-    assert_eq!(m.activity_arns(), vec![other.to_string(), ARN.to_string()]);
-}
-
-#[test]
 fn timeout_seconds_is_exposed() {
     let m = machine(
         json!({"TimeoutSeconds": 9, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
