@@ -459,8 +459,8 @@ impl Service {
             })
     }
 
-    /// The mock test case `case` of the state machine `machine`: `InvalidName` (as LocalStack
-    /// answers) when there is no mock configuration or it has no such test case.
+    /// The mock test case `case` of the state machine `machine`: `InvalidName` (the error
+    /// LocalStack's provider raises) when there is no mock configuration or no such test case.
     pub(super) fn mock_test_case(
         &self,
         machine: &str,
