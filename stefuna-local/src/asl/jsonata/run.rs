@@ -270,7 +270,6 @@ impl Exec {
                 task_token: token.clone(),
                 heartbeat_seconds,
                 timeout_seconds,
-                state_name: st.name.clone(),
             };
             return self.host.run_activity(req).await;
         }
