@@ -144,7 +144,8 @@ async fn a_child_over_its_memory_limit_fails_only_its_task() {
     // The allocation failure reaches the worker's stderr (with RUST_BACKTRACE set, a backtrace
     // follows it, so the cause's last lines may be the backtrace's).
     assert!(
-        w.log().contains("memory allocation of 4294967296 bytes failed"),
+        w.log()
+            .contains("memory allocation of 4294967296 bytes failed"),
         "{}",
         w.log()
     );
