@@ -49,7 +49,7 @@ pub enum Difference {
     NoJsonata,
     /// A mocked `.waitForTaskToken` Task takes its mocked Return as its result at once instead
     /// of waiting for SendTaskSuccess (AWS's Step Functions Local and stefuna-local wait).
-    /// Checked by [`mocks::mocked_wait_for_task_token`].
+    /// Checked by the `mocked_wait_for_task_token` scenario.
     MockedCallbackDoesNotWait,
 }
 
