@@ -489,29 +489,7 @@ impl Service {
         let mocks = test_case
             .map(|case| self.mock_test_case(&machine.name, case))
             .transpose()?;
-        let name = match input.name {
-            Some(n) => {
-                check_name("execution", &n)?;
-                n
-            }
-            None => crate::names::uuid_v4().to_string(),
-        };
-        let text = input.input.unwrap_or_else(|| "{}".to_owned());
-        if text.len() > MAX_OUTPUT {
-            return Err(ApiError::new(
-                "InvalidExecutionInput",
-                format!(
-                    "invalid input: {} bytes is over the limit of {MAX_OUTPUT} bytes",
-                    text.len()
-                ),
-            ));
-        }
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
-            ApiError::new(
-                "InvalidExecutionInput",
-                format!("invalid input: not JSON: {e}"),
-            )
-        })?;
+        let (name, text, value) = start_name_and_input(input.name, input.input)?;
         let exec_arn = execution_arn(&machine.region, &machine.name, &name);
         let def = super::read(&machine.def).clone();
         let exec = {
@@ -777,4 +755,36 @@ impl Service {
             "updateDate": e.def.updated.unwrap_or_else(|| epoch(e.start)),
         }))
     }
+}
+
+/// StartExecution's and StartSyncExecution's checks of a new execution: its name (a UUID when
+/// none is given) and its input (`{}` when none), with AWS's errors.
+pub(super) fn start_name_and_input(
+    name: Option<String>,
+    input: Option<String>,
+) -> Result<(String, String, Value), ApiError> {
+    let name = match name {
+        Some(n) => {
+            check_name("execution", &n)?;
+            n
+        }
+        None => crate::names::uuid_v4().to_string(),
+    };
+    let text = input.unwrap_or_else(|| "{}".to_owned());
+    if text.len() > MAX_OUTPUT {
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            format!(
+                "invalid input: {} bytes is over the limit of {MAX_OUTPUT} bytes",
+                text.len()
+            ),
+        ));
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        ApiError::new(
+            "InvalidExecutionInput",
+            format!("invalid input: not JSON: {e}"),
+        )
+    })?;
+    Ok((name, text, value))
 }

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::executions::{ExecStatus, Execution};
-use super::tasks::MAX_OUTPUT;
+use super::executions::{ExecStatus, Execution, start_name_and_input};
 use super::{Call, Service, read, reply};
 use crate::clock::epoch;
 use crate::error::{ApiError, ApiResult};
-use crate::names::{ACCOUNT, check_name};
+use crate::names::ACCOUNT;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,29 +39,7 @@ impl Service {
         let mocks = test_case
             .map(|case| self.mock_test_case(&machine.name, case))
             .transpose()?;
-        let name = match input.name {
-            Some(n) => {
-                check_name("execution", &n)?;
-                n
-            }
-            None => crate::names::uuid_v4().to_string(),
-        };
-        let text = input.input.unwrap_or_else(|| "{}".to_owned());
-        if text.len() > MAX_OUTPUT {
-            return Err(ApiError::new(
-                "InvalidExecutionInput",
-                format!(
-                    "invalid input: {} bytes is over the limit of {MAX_OUTPUT} bytes",
-                    text.len()
-                ),
-            ));
-        }
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
-            ApiError::new(
-                "InvalidExecutionInput",
-                format!("invalid input: not JSON: {e}"),
-            )
-        })?;
+        let (name, text, value) = start_name_and_input(input.name, input.input)?;
         let arn = format!(
             "arn:aws:states:{}:{ACCOUNT}:express:{}:{name}:{}",
             machine.region,
