@@ -26,6 +26,8 @@ mod jsonata;
 pub use jsonata::{jsonata_end_to_end, jsonata_query_evaluation_error, variables_jsonpath};
 mod mocks;
 pub use mocks::MOCK_CONFIG;
+mod operations;
+pub use operations::{start_sync_execution, tags_round_trip, validate_definition};
 
 /// A known difference between an emulator and AWS Step Functions (from
 /// `shared/localstack/README.md`).
@@ -51,6 +53,17 @@ pub enum Difference {
     /// of waiting for SendTaskSuccess (AWS's Step Functions Local and stefuna-local wait).
     /// Checked by the `mocked_wait_for_task_token` scenario.
     MockedCallbackDoesNotWait,
+    /// ValidateStateMachineDefinition checks the ASL grammar only: a `Next` naming no state
+    /// answers OK (AWS: FAIL, MISSING_TRANSITION_TARGET), and diagnostics carry no `location`.
+    /// Checked by [`validate_definition`].
+    ValidationIsGrammarOnly,
+    /// Tags are kept for state machines only: TagResource and ListTagsForResource on an
+    /// activity answer ResourceNotFound (AWS tags activities too). Checked by
+    /// [`tags_round_trip`].
+    NoActivityTags,
+    /// A `resourceArn` that is not an ARN is answered with ResourceNotFound (AWS: InvalidArn).
+    /// Checked by [`tags_round_trip`].
+    MalformedArnIsResourceNotFound,
 }
 
 /// Where the scenarios run.
@@ -97,6 +110,9 @@ impl Endpoint {
                 Difference::StopWaitsForTask,
                 Difference::NoJsonata,
                 Difference::MockedCallbackDoesNotWait,
+                Difference::ValidationIsGrammarOnly,
+                Difference::NoActivityTags,
+                Difference::MalformedArnIsResourceNotFound,
             ],
             ..Endpoint::aws_like(url, "000000000000")
         }
@@ -173,6 +189,11 @@ pub fn scenarios() -> Vec<Scenario> {
         }),
         ("mocked_wait_for_task_token", |e| {
             Box::pin(mocks::mocked_wait_for_task_token(e))
+        }),
+        ("validate_definition", |e| Box::pin(validate_definition(e))),
+        ("tags_round_trip", |e| Box::pin(tags_round_trip(e))),
+        ("start_sync_execution", |e| {
+            Box::pin(start_sync_execution(e))
         }),
     ]
 }

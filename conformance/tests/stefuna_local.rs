@@ -59,6 +59,9 @@ scenario_tests!(
     mocked_lambda_retry_and_catch,
     mocked_lambda_after_activity,
     mocked_wait_for_task_token,
+    validate_definition,
+    tags_round_trip,
+    start_sync_execution,
 );
 
 #[test]
