@@ -2,7 +2,7 @@
 //! `target/<profile>/examples/`): one activity, several, and ARNs from the environment, with
 //! nothing started.
 
-mod support;
+use stefuna_testkit as support;
 
 use support::example_path;
 

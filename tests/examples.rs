@@ -2,7 +2,7 @@
 //! mode, as a user would, and checks what they print and how they exit.
 #![cfg(feature = "local")]
 
-mod support;
+use stefuna_testkit as support;
 
 use support::example_path;
 

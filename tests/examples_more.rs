@@ -2,7 +2,7 @@
 //! child processes in local mode and checks their results and exit codes.
 #![cfg(feature = "local")]
 
-mod support;
+use stefuna_testkit as support;
 
 use support::example_path;
 

@@ -6,7 +6,7 @@
 //! The crate gets this repository's Cargo.lock and builds offline into this workspace's target
 //! directory, so only its own code and stefuna's crates compile.
 
-mod support;
+use stefuna_testkit as support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! `examples/embedded.rs` (a warp service with stefuna's routes mounted, one SIGTERM drains
 //! both), `examples/init.rs` (an init hook fed by `worker_config`), `--loglevel warning`.
 
-mod support;
+use stefuna_testkit as support;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 
 #[path = "support/isolated.rs"]
 mod isolated;
-mod support;
+use stefuna_testkit as support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! turns it on and exits 2. Run with `cargo test -p stefuna --no-default-features --test no_local`.
 #![cfg(not(feature = "local"))]
 
-mod support;
+use stefuna_testkit as support;
 
 #[tokio::test]
 async fn local_mode_names_the_feature_and_exits_2() {

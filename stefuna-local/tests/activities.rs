@@ -1,8 +1,6 @@
 //! Activity operations through the real SDK.
 
-mod common;
-
-use common::*;
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn create_activity_is_idempotent_and_describable() {

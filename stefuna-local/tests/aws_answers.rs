@@ -2,12 +2,10 @@
 //! the entered event's id, and the context object. Each expected value is AWS's, from the
 //! histories LocalStack recorded against AWS (`tests/aws/services/stepfunctions/v2/`).
 
-mod common;
-
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
-use common::*;
 use serde_json::{Value, json};
+use stefuna_local_testkit::*;
 
 /// Creates a machine for `definition`, runs it on `input` to its end; gives the description
 /// and the history.

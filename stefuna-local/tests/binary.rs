@@ -1,10 +1,8 @@
 //! The `stefuna-local` binary: binds loopback unless told otherwise, and serves.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::*;
+use stefuna_local_testkit::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test]

@@ -4,11 +4,9 @@
 //! against AWS (`scenarios/test_base_scenarios.snapshot.json`, `test_sfn_api_map_run`,
 //! `test_state/test_state_configuration.snapshot.json`).
 
-mod common;
-
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType, MapRunStatus};
-use common::*;
 use serde_json::{Value, json};
+use stefuna_local_testkit::*;
 
 /// A Distributed Map over `$.Items` whose items run `processor_states` (starting at `Item`),
 /// with `extra` fields on the Map state.

@@ -1,9 +1,7 @@
 //! State machines, executions and history through the real SDK.
 
-mod common;
-
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use common::*;
+use stefuna_local_testkit::*;
 
 const PASS: &str = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
 const WAIT: &str = r#"{"StartAt":"W","TimeoutSeconds":5,"States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;

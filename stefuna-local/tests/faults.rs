@@ -1,12 +1,10 @@
 //! Fault injection, seen through the real SDK.
 
-mod common;
-
 use std::time::Duration;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
-use common::*;
 use stefuna_local::{FaultKind, Faults};
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn throttling_one_operation_reaches_the_sdk_after_its_retries() {

@@ -2,14 +2,12 @@
 //! case chosen by `stateMachineArn#TestCase`, Return/Throw with repeat ranges through Retry,
 //! Catch, ResultSelector and ResultPath, and `.waitForTaskToken` answered by SendTask*.
 
-mod common;
-
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
-use common::*;
 use serde_json::{Value, json};
 use stefuna_local::{Emulator, MockConfig};
+use stefuna_local_testkit::*;
 
 /// AWS's example file (the Lambda → SQS machine), plus a callback and a Map case.
 const MOCKS: &str = r#"{

@@ -1,14 +1,12 @@
 //! ValidateStateMachineDefinition, TagResource / UntagResource / ListTagsForResource and
 //! StartSyncExecution through the real SDK, with AWS's answer and error shapes.
 
-mod common;
-
 use aws_sdk_sfn::types::{
     StateMachineType, SyncExecutionStatus, Tag, ValidateStateMachineDefinitionResultCode,
     ValidateStateMachineDefinitionSeverity,
 };
-use common::*;
 use serde_json::json;
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn validate_answers_ok_or_fail_with_a_located_diagnostic() {

@@ -2,11 +2,9 @@
 //! in an execution's interpreter fails that execution. Both are provoked through the
 //! `EmulatorBuilder::panic_on` test hook.
 
-mod common;
-
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::*;
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_server_lives_on() {

@@ -1,8 +1,6 @@
 //! The wire protocol: error shapes, malformed bodies, unknown operations, size limits.
 
-mod common;
-
-use common::*;
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn errors_carry_type_message_and_header() {

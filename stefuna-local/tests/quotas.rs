@@ -2,15 +2,13 @@
 //! service-quotas page per Region, `ThrottlingException` answered as AWS answers it, the
 //! 1,000 open pollers per activity ARN, and the counts the bench reads.
 
-mod common;
-
 use std::time::Duration;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use common::*;
 use futures::StreamExt;
 use stefuna_local::{ApiCounts, Emulator, MAX_POLLERS_PER_ARN};
+use stefuna_local_testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A clock so slow that no bucket refills during a test: what is let through is the burst.

@@ -1,9 +1,7 @@
 //! The basic activity round trip through the real SDK.
 
-mod common;
-
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::*;
+use stefuna_local_testkit::*;
 
 #[tokio::test]
 async fn activity_round_trip_succeeds_execution() {

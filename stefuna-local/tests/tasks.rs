@@ -1,15 +1,13 @@
 //! GetActivityTask and SendTask* through the real SDK: long polls, delivery, answers, timeouts.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::*;
 use futures::future::join_all;
+use stefuna_local_testkit::*;
 
 async fn start(c: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
     c.start_execution()

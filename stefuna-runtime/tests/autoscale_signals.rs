@@ -2,7 +2,7 @@
 //! `stefuna_schedule_to_start_seconds` from the `_stefuna.entered_time` a state machine passes,
 //! checked against the service's own history, and `stefuna_slot_utilization`.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The worker contract against a fake Step Functions endpoint that records exactly what the
 //! worker sent: results, heartbeats, retries, slots, shutdown.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::sync::Arc;
 use std::time::Duration;

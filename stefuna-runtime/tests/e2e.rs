@@ -1,7 +1,7 @@
 //! End to end: real state machines in stefuna-local, the real SDK over HTTP, the runtime in
 //! this process with hand-written activities.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::sync::Arc;
 use std::time::Duration;

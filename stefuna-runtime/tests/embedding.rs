@@ -2,7 +2,7 @@
 //! dropped with tasks in flight, and health and metrics mounted on a host's own warp server and
 //! registry. Real SDK over HTTP against stefuna-local.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::sync::Arc;
 use std::time::Duration;

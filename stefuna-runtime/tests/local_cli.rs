@@ -3,7 +3,7 @@
 
 #![cfg(all(unix, feature = "local"))]
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ fn work_dir(name: &str) -> PathBuf {
 /// Runs the worker with `args` in `dir` and returns its output; a run that hangs is killed
 /// after a minute so the test fails instead of blocking the suite.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(worker_binary(&["local"]))
+    let mut child = Command::new(worker_binary!(&["local"]))
         .args([
             "--local",
             "--healthcheck",

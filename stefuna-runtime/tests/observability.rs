@@ -2,7 +2,7 @@
 //! service for exact fault counts), liveness flipping when Step Functions goes away and comes
 //! back, and the facts of `GET /`.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::collections::HashMap;
 use std::time::Duration;

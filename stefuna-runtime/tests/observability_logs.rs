@@ -4,7 +4,7 @@
 //!
 //! The subscriber is process-global, so this file holds one test.
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! no execution, runs none twice and lets no heartbeat time out, while being throttled.
 //! (`cargo xtask fleet` is the full-size version, with separate processes.)
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -79,7 +79,7 @@ impl Worker {
             fastrand::u64(..)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(worker_binary(&[]));
+        let mut cmd = Command::new(worker_binary!(&[]));
         cmd.args(["--activity-arn", s.arn, "--region", "us-east-1"])
             .args(["--healthcheck-host", "127.0.0.1", "--healthcheck"])
             .arg(port.to_string())

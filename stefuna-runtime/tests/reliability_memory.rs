@@ -7,7 +7,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ async fn worker_memory_stays_flat_over_100k_tasks() {
         .map(|v| v.parse().expect("STEFUNA_MEMORY_TASKS: a whole number"))
         .unwrap_or(100_000);
     let fake = FakeSfn::start().await;
-    let mut cmd = Command::new(worker_binary(&[]));
+    let mut cmd = Command::new(worker_binary!(&[]));
     cmd.args([
         "--activity-arn",
         "arn:aws:states:us-east-1:123456789012:activity:memory",

@@ -3,7 +3,7 @@
 
 #![cfg(unix)]
 
-mod support;
+use stefuna_runtime_testkit as support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -43,7 +43,7 @@ impl Worker {
             fastrand::u64(..)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(worker_binary(&[]))
+        let child = Command::new(worker_binary!(&[]))
             .args(["--activity-arn", arn, "--endpoint-url", endpoint])
             .args(["--region", "us-east-1", "--healthcheck-host", "127.0.0.1"])
             .args(["--healthcheck", &port.to_string(), "--name", "Child"])
@@ -180,7 +180,7 @@ async fn shutdown_grace_expiry_fails_leftovers() {
 #[tokio::test]
 async fn config_errors_exit_2_before_anything_starts() {
     let fake = FakeSfn::start().await;
-    let out = Command::new(worker_binary(&[]))
+    let out = Command::new(worker_binary!(&[]))
         .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
         .args(["--pollers", "0", "--healthcheck", "0"])
         .current_dir(std::env::temp_dir())
@@ -297,7 +297,7 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_on_stderr() {
     let fake = FakeSfn::start().await;
-    let child = Command::new(worker_binary(&[]))
+    let child = Command::new(worker_binary!(&[]))
         .args(["--activity-arn", ARN, "--endpoint-url", &fake.endpoint])
         .args([
             "--healthcheck",

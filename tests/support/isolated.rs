@@ -171,37 +171,7 @@ pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// An activity and a state machine with `task` as its one Task state's extra fields.
-pub(crate) async fn machine(
-    sfn: &aws_sdk_sfn::Client,
-    name: &str,
-    task: serde_json::Value,
-) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
-    state
-        .as_object_mut()
-        .unwrap()
-        .extend(task.as_object().unwrap().clone());
-    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn("arn:aws:iam::123456789012:role/test")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
-}
+pub(crate) use crate::support::machine_with as machine;
 
 pub(crate) async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: serde_json::Value) -> String {
     sfn.start_execution()
@@ -219,23 +189,7 @@ pub(crate) async fn ended(
     sfn: &aws_sdk_sfn::Client,
     exec: &str,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let d = sfn
-            .describe_execution()
-            .execution_arn(exec)
-            .send()
-            .await
-            .unwrap();
-        if *d.status() != ExecutionStatus::Running {
-            return d;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "execution {exec} still running after 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::support::ended(sfn, exec, Duration::from_secs(120)).await
 }
 
 pub(crate) async fn emulator() -> (Emulator, aws_sdk_sfn::Client) {

@@ -2,8 +2,6 @@
 //! that need to see exactly what the worker sent: queued tasks, recorded results and beats,
 //! dead tokens and injected throttling. Scenario tests with real state machines use stefuna-local.
 
-#![allow(dead_code)]
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +40,7 @@ pub struct FakeSfn {
     state: Arc<Mutex<State>>,
     changed: Arc<Notify>,
     queued: Arc<Notify>,
+    /// Its URL, `http://127.0.0.1:PORT`.
     pub endpoint: String,
     long_poll: Duration,
 }

@@ -1,6 +1,6 @@
-//! Helpers shared by the integration tests: an emulator and a real aws-sdk-sfn client for it.
-
-#![allow(dead_code)]
+//! Helpers shared by stefuna-local's integration tests: an emulator and a real aws-sdk-sfn client
+//! for it. A crate of its own (not published) rather than a `mod common` in each test binary, so
+//! that a helper one binary does not use is not dead code there.
 
 use std::time::Duration;
 

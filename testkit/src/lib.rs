@@ -1,6 +1,6 @@
-//! Shared by the facade's integration tests that run example binaries.
-
-#![allow(dead_code)]
+//! Shared by the facade's integration tests that run example binaries. A crate of its own (not
+//! published) rather than a `mod support` in each test binary, so that a helper one binary does
+//! not use is not dead code there.
 
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub fn example_command(name: &str) -> tokio::process::Command {
 /// from the caller, loopback without a proxy, output piped, killed when dropped.
 pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(program);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+    cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -66,6 +66,15 @@ pub fn sfn(endpoint: &str) -> aws_sdk_sfn::Client {
 
 /// Creates activity `name` and a one-Task state machine for it; returns both ARNs.
 pub async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
+    machine_with(sfn, name, serde_json::json!({})).await
+}
+
+/// [`machine`] with `task` merged into the Task state (e.g. `{"TimeoutSeconds": 5}`).
+pub async fn machine_with(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    task: serde_json::Value,
+) -> (String, String) {
     let arn = sfn
         .create_activity()
         .name(name)
@@ -74,10 +83,11 @@ pub async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) 
         .unwrap()
         .activity_arn()
         .to_owned();
-    let definition = serde_json::json!({
-        "StartAt": "T",
-        "States": {"T": {"Type": "Task", "Resource": arn, "End": true}}
-    });
+    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
+    if let (Some(state), Some(task)) = (state.as_object_mut(), task.as_object()) {
+        state.extend(task.clone());
+    }
+    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
     let sm = sfn
         .create_state_machine()
         .name(format!("{name}-machine"))
@@ -91,6 +101,31 @@ pub async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) 
     (arn, sm)
 }
 
+/// Waits (at most `limit`) until execution `exec` is no longer RUNNING; panics after `limit`.
+pub async fn ended(
+    sfn: &aws_sdk_sfn::Client,
+    exec: &str,
+    limit: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    use aws_sdk_sfn::types::ExecutionStatus;
+    tokio::time::timeout(limit, async {
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .unwrap();
+            if *d.status() != ExecutionStatus::Running {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("execution {exec} still running after {limit:?}"))
+}
+
 /// Starts an execution of `sm` with `input`, waits (at most 60 s) until it ends, and returns
 /// the output of a success (panics on any other status).
 pub async fn succeeded(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> serde_json::Value {
@@ -102,22 +137,12 @@ pub async fn succeeded(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> serd
         .send()
         .await
         .unwrap();
-    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        loop {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(exec.execution_arn())
-                .send()
-                .await
-                .unwrap();
-            if *d.status() != ExecutionStatus::Running {
-                return d;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-    })
-    .await
-    .expect("the execution to end within 60 s");
+    let ended = ended(
+        sfn,
+        exec.execution_arn(),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(*ended.status(), ExecutionStatus::Succeeded, "{ended:?}");
     serde_json::from_str(ended.output().unwrap()).unwrap()
 }

@@ -1,6 +1,6 @@
-//! Shared helpers of the runtime's integration tests.
-
-#![allow(dead_code)]
+//! Shared helpers of the runtime's integration tests. A crate of its own (not published) rather
+//! than a `mod support` in each test binary, so that a helper one binary does not use is not dead
+//! code there.
 
 pub mod fake_sfn;
 
@@ -15,6 +15,7 @@ use stefuna_core::{Activity, Context, Invocation, TaskError};
 use stefuna_runtime::{Config, ServerError};
 use tokio::sync::oneshot;
 
+/// The region of every test client and server.
 pub const REGION: &str = "us-east-1";
 
 /// The role every test state machine is created with (stefuna-local does not check it).
@@ -52,6 +53,7 @@ pub fn config(arn: &str, processes: usize) -> Config {
 
 /// A server running in this process.
 pub struct Running {
+    /// The base URL of its health server, `http://127.0.0.1:PORT`.
     pub health: String,
     stop: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), ServerError>>,
@@ -143,7 +145,9 @@ type Handler = dyn Fn(String, Context) -> Invocation + Send + Sync;
 
 /// An activity made of a closure.
 pub struct FnActivity {
+    /// The activity's name.
     pub name: String,
+    /// What a task runs.
     pub handler: Box<Handler>,
 }
 
@@ -248,12 +252,17 @@ pub async fn claimed(sfn: &aws_sdk_sfn::Client, exec: &str) -> bool {
 /// How an execution ended.
 #[derive(Debug)]
 pub struct Ended {
+    /// The final status.
     pub status: ExecutionStatus,
+    /// The output of a success.
     pub output: Option<String>,
+    /// The error of a failure.
     pub error: Option<String>,
+    /// The cause of a failure.
     pub cause: Option<String>,
 }
 
+/// Waits (at most 30 s) until execution `exec` ends.
 pub async fn finished(sfn: &aws_sdk_sfn::Client, exec: &str) -> Ended {
     finished_within(sfn, exec, Duration::from_secs(30)).await
 }
@@ -298,13 +307,24 @@ pub async fn start(sfn: &aws_sdk_sfn::Client, sm: &str, input: &str) -> String {
 /// `features` plus the features this test binary was built with (`--release` for a release
 /// test binary), so a stale binary or one built with other features is never run. When cargo
 /// already built it for this test run, the build is a no-op check.
-pub fn worker_binary(features: &[&str]) -> std::path::PathBuf {
+///
+/// A macro so that `cfg!(feature = "local")` is the test binary's (stefuna-runtime's) feature,
+/// not this crate's.
+#[macro_export]
+macro_rules! worker_binary {
+    ($features:expr) => {
+        $crate::worker_binary_with($features, cfg!(feature = "local"))
+    };
+}
+
+/// [`worker_binary!`] with the test binary's `local` feature given as `local`.
+pub fn worker_binary_with(features: &[&str], local: bool) -> std::path::PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap();
     let bin = profile_dir.join("examples").join("test_worker");
     let mut wanted: Vec<&str> = features.to_vec();
-    if cfg!(feature = "local") {
+    if local {
         wanted.push("local");
     }
     wanted.sort_unstable();
