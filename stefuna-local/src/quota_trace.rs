@@ -134,9 +134,11 @@ impl Trace {
         }
         let mut prune_at = lock(&self.prune_at);
         if tokens.len() >= (*prune_at).max(PRUNE_AT) {
-            tokens.retain(|_, t| t.calls
+            tokens.retain(|_, t| {
+                t.calls
                     .back()
-                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) < IDLE));
+                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) < IDLE)
+            });
             *prune_at = tokens.len() * 2;
         }
     }
@@ -228,7 +230,11 @@ mod tests {
             panic!("two timeouts");
         };
         assert_eq!(
-            (a.heartbeats_throttled, a.heartbeats_accepted, a.results_throttled),
+            (
+                a.heartbeats_throttled,
+                a.heartbeats_accepted,
+                a.results_throttled
+            ),
             (1, 1, 1)
         );
         assert_eq!(a.heartbeats_accepted_total, 2);

@@ -287,8 +287,14 @@ async fn a_heartbeat_timeout_is_attributed_to_throttling_or_to_a_silent_worker()
     beat().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while emu.heartbeat_timeouts().len() < 2 {
-        assert_eq!(beat().await.unwrap_err().code(), Some("ThrottlingException"));
-        assert!(tokio::time::Instant::now() < deadline, "no heartbeat timeout");
+        assert_eq!(
+            beat().await.unwrap_err().code(),
+            Some("ThrottlingException")
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no heartbeat timeout"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let json = get(&emu, "/_stefuna/quotas").await;
@@ -309,7 +315,10 @@ async fn a_heartbeat_timeout_is_attributed_to_throttling_or_to_a_silent_worker()
     assert!(t.since_last_call_ms.unwrap() < 2_000, "{t:?}");
     let s = of(&silent);
     assert_eq!(s.cause(), TimeoutCause::NotAttempted);
-    assert_eq!((s.heartbeats_throttled, s.heartbeats_accepted_total), (0, 0));
+    assert_eq!(
+        (s.heartbeats_throttled, s.heartbeats_accepted_total),
+        (0, 0)
+    );
     assert_eq!(s.since_last_call_ms, None);
     assert!(s.since_last_accepted_ms.unwrap() >= 2_000, "{s:?}");
     assert!(executions.contains(&s.execution_arn));
@@ -319,10 +328,21 @@ async fn a_heartbeat_timeout_is_attributed_to_throttling_or_to_a_silent_worker()
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["taskToken"].as_str().unwrap(), t["cause"].as_str().unwrap()))
+        .map(|t| {
+            (
+                t["taskToken"].as_str().unwrap(),
+                t["cause"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(causes.contains(&(throttled.as_str(), "throttled")), "{json}");
-    assert!(causes.contains(&(silent.as_str(), "notAttempted")), "{json}");
+    assert!(
+        causes.contains(&(throttled.as_str(), "throttled")),
+        "{json}"
+    );
+    assert!(
+        causes.contains(&(silent.as_str(), "notAttempted")),
+        "{json}"
+    );
 }
 
 fn counts(accepted: u64, throttled: u64, worker_limit_exceeded: u64) -> ApiCounts {

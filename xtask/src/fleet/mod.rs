@@ -257,11 +257,11 @@ async fn run_once(args: &FleetArgs, worker: &PathBuf, naive: bool) -> anyhow::Re
         args.burst(),
         samples,
         counts,
-        &timeouts,
         &answers,
         &statuses,
         executions.len(),
-    ))
+    )
+    .with_timeouts(&timeouts))
 }
 
 /// `--task-ms` for `start_executions`' input function.

@@ -53,7 +53,6 @@ impl Outcome {
         burst: f64,
         samples: Vec<Sample>,
         counts: QuotaCounts,
-        heartbeat_timeouts: &[HeartbeatTimeout],
         answers: &HashMap<String, TokenAnswers>,
         statuses: &HashMap<String, ExecutionStatus>,
         executions: usize,
@@ -81,26 +80,34 @@ impl Outcome {
                 .map(|(api, c)| (api.clone(), c.accepted))
                 .collect(),
             timeouts: answers.values().filter(|a| a.accepted == 0).count(),
-            causes: heartbeat_timeouts
-                .iter()
-                .fold(BTreeMap::new(), |mut m, t| {
-                    *m.entry(t.cause()).or_default() += 1;
-                    m
-                }),
-            throttled_in_windows: heartbeat_timeouts
-                .iter()
-                .filter(|t| t.cause() == TimeoutCause::Throttled)
-                .fold((0, 0), |(b, r), t| {
-                    (b + t.heartbeats_throttled, r + t.results_throttled)
-                }),
-            longest_silence_ms: heartbeat_timeouts
-                .iter()
-                .map(|t| t.since_last_call_ms)
-                .try_fold(0, |m, s| s.map(|s| s.max(m))),
+            causes: BTreeMap::new(),
+            throttled_in_windows: (0, 0),
+            longest_silence_ms: None,
             lost: executions.saturating_sub(succeeded),
             twice,
             resent: answers.values().filter(|a| a.received > 1).count(),
         }
+    }
+}
+
+impl Outcome {
+    /// Adds the emulator's attribution of the run's heartbeat timeouts.
+    pub(crate) fn with_timeouts(mut self, heartbeat_timeouts: &[HeartbeatTimeout]) -> Outcome {
+        self.causes = heartbeat_timeouts.iter().fold(BTreeMap::new(), |mut m, t| {
+            *m.entry(t.cause()).or_default() += 1;
+            m
+        });
+        self.throttled_in_windows = heartbeat_timeouts
+            .iter()
+            .filter(|t| t.cause() == TimeoutCause::Throttled)
+            .fold((0, 0), |(b, r), t| {
+                (b + t.heartbeats_throttled, r + t.results_throttled)
+            });
+        self.longest_silence_ms = heartbeat_timeouts
+            .iter()
+            .map(|t| t.since_last_call_ms)
+            .try_fold(0, |m, s| s.map(|s| s.max(m)));
+        self
     }
 }
 
