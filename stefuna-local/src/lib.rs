@@ -27,6 +27,7 @@ pub mod fuzzing;
 mod ledger;
 mod names;
 mod quota;
+mod quota_trace;
 mod server;
 mod service;
 
@@ -42,6 +43,7 @@ use crate::service::{Service, Settings};
 pub use crate::asl::mock::{MockConfig, MockConfigError};
 pub use crate::ledger::{FaultCounts, FaultKind, TokenAnswers};
 pub use crate::quota::{ApiCounts, MAX_POLLERS_PER_ARN, QuotaCounts, aws_bucket};
+pub use crate::quota_trace::{HeartbeatTimeout, TimeoutCause};
 
 /// The AWS account every ARN is made in.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -157,6 +159,14 @@ impl Emulator {
     /// `GET /_stefuna/quotas`.
     pub fn quota_counts(&self) -> QuotaCounts {
         self.service.quotas.counts()
+    }
+
+    /// The heartbeat timeouts that happened while quotas were enforced, oldest first, each
+    /// with the beats and results for its token that were throttled and accepted in its last
+    /// `HeartbeatSeconds` ([`HeartbeatTimeout::cause`]). Also served in `GET /_stefuna/quotas`
+    /// as `heartbeatTimeouts`.
+    pub fn heartbeat_timeouts(&self) -> Vec<HeartbeatTimeout> {
+        self.service.quotas.heartbeat_timeouts()
     }
 
     /// Turns AWS's API quotas on or off for requests arriving from now on (buckets keep their

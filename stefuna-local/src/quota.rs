@@ -136,6 +136,8 @@ pub(crate) struct Quotas {
     counts: Mutex<QuotaCounts>,
     /// Open `GetActivityTask` calls per activity ARN.
     pollers: Mutex<HashMap<String, usize>>,
+    /// Per task token, its beats and results, for the cause of a heartbeat timeout.
+    trace: crate::quota_trace::Trace,
 }
 
 /// An open poll, counted against its ARN until dropped.
@@ -173,6 +175,7 @@ impl Quotas {
             buckets: Mutex::default(),
             counts: Mutex::default(),
             pollers: Mutex::default(),
+            trace: crate::quota_trace::Trace::default(),
         })
     }
 
@@ -206,6 +209,7 @@ impl Quotas {
                 )
             })
             .take(now);
+        self.trace.note(name, body, took, now);
         if !took {
             self.count(name, |c| c.throttled += 1);
             return Err(Refused::Throttled);
@@ -270,6 +274,35 @@ impl Quotas {
     pub(crate) fn counts(&self) -> QuotaCounts {
         lock(&self.counts).clone()
     }
+
+    /// Records a heartbeat timeout of `token`'s task (while quotas are enforced): see
+    /// [`crate::quota_trace`]. `window` is `heartbeat_seconds` in real time, `last_beat` the
+    /// task's last accepted beat (or its delivery).
+    pub(crate) fn heartbeat_timed_out(
+        &self,
+        token: &str,
+        execution_arn: &str,
+        heartbeat_seconds: u64,
+        window: std::time::Duration,
+        last_beat: Option<Instant>,
+    ) {
+        if self.enabled() {
+            let now = Instant::now();
+            self.trace.timed_out(
+                token,
+                execution_arn,
+                heartbeat_seconds,
+                window,
+                last_beat,
+                now,
+            );
+        }
+    }
+
+    /// The heartbeat timeouts recorded while quotas were enforced, with their causes.
+    pub(crate) fn heartbeat_timeouts(&self) -> Vec<crate::quota_trace::HeartbeatTimeout> {
+        self.trace.timeouts()
+    }
 }
 
 /// Why a request was refused before it was handled.
@@ -319,11 +352,18 @@ fn throttled() -> Response {
 }
 
 /// `GET /_stefuna/quotas`: `{"enabled": bool, "apis": {OPERATION: {accepted, throttled,
-/// workerLimitExceeded}}}`.
+/// workerLimitExceeded}}, "heartbeatTimeouts": [{taskToken, executionArn, heartbeatSeconds,
+/// windowMs, heartbeatsThrottled, heartbeatsAccepted, resultsThrottled, heartbeatsAcceptedTotal,
+/// sinceLastAcceptedMs, sinceLastCallMs, cause}]}` (see [`crate::quota_trace`]).
 pub(crate) fn counts_response(svc: &crate::service::Service) -> Response {
     let body = serde_json::json!({
         "enabled": svc.quotas.enabled(),
         "apis": svc.quotas.counts(),
+        "heartbeatTimeouts": svc.quotas.heartbeat_timeouts().iter().map(|t| {
+            let mut v = serde_json::to_value(t).unwrap_or_default();
+            v["cause"] = serde_json::to_value(t.cause()).unwrap_or_default();
+            v
+        }).collect::<Vec<_>>(),
     })
     .to_string();
     let mut r = Response::new(body.into());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use futures::StreamExt;
-use stefuna_local::{ApiCounts, Emulator, MAX_POLLERS_PER_ARN};
+use stefuna_local::{ApiCounts, Emulator, MAX_POLLERS_PER_ARN, TimeoutCause};
 use stefuna_local_testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -238,13 +238,14 @@ async fn counts_are_served_as_json_for_the_bench() {
         body,
         serde_json::json!({
             "enabled": true,
-            "apis": { "ListActivities": {"accepted": 1, "throttled": 0, "workerLimitExceeded": 0} }
+            "apis": { "ListActivities": {"accepted": 1, "throttled": 0, "workerLimitExceeded": 0} },
+            "heartbeatTimeouts": [],
         })
     );
     let off = emulator().await;
     assert_eq!(
         get(&off, "/_stefuna/quotas").await,
-        serde_json::json!({ "enabled": false, "apis": {} })
+        serde_json::json!({ "enabled": false, "apis": {}, "heartbeatTimeouts": [] })
     );
     // Without quotas nothing is ever throttled.
     let c = no_retries(&off, "us-east-1");
@@ -255,6 +256,91 @@ async fn counts_are_served_as_json_for_the_bench() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_heartbeat_timeout_is_attributed_to_throttling_or_to_a_silent_worker() {
+    // Buckets of one token that never refill in the test's time; HeartbeatSeconds 8 on a
+    // clock x4: two real seconds.
+    let emu = builder()
+        .quota_scale(1e-6)
+        .time_scale(4.0)
+        .start()
+        .await
+        .unwrap();
+    let c = no_retries(&emu, "us-east-1");
+    let (arn, machine) = activity_machine(&c, "beats", Some(8), None).await;
+    let mut executions = Vec::new();
+    for _ in 0..2 {
+        let e = c.start_execution().state_machine_arn(&machine).send().await;
+        executions.push(e.unwrap().execution_arn);
+    }
+    let (throttled, _) = poll_task(&c, &arn).await;
+    let (silent, _) = poll_task(&c, &arn).await;
+    emu.set_aws_quotas(true);
+
+    // The one token of the heartbeat bucket: accepted. Then every beat is throttled until the
+    // task times out; the other task never beats.
+    let beat = || c.send_task_heartbeat().task_token(&throttled).send();
+    beat().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while emu.heartbeat_timeouts().len() < 2 {
+        assert_eq!(
+            beat().await.unwrap_err().code(),
+            Some("ThrottlingException")
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no heartbeat timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let json = get(&emu, "/_stefuna/quotas").await;
+    emu.set_aws_quotas(false);
+    for e in &executions {
+        let d = wait_done(&c, e).await;
+        assert_eq!(d.error(), Some("States.Timeout"));
+    }
+
+    let timeouts = emu.heartbeat_timeouts();
+    let of = |token: &str| timeouts.iter().find(|t| t.task_token == token).unwrap();
+    let t = of(&throttled);
+    assert_eq!(t.cause(), TimeoutCause::Throttled);
+    assert!(t.heartbeats_throttled >= 1, "{t:?}");
+    assert_eq!((t.heartbeats_accepted, t.heartbeats_accepted_total), (0, 1));
+    assert_eq!((t.heartbeat_seconds, t.window_ms), (8, 2_000));
+    assert!(t.since_last_accepted_ms.unwrap() >= 2_000, "{t:?}");
+    assert!(t.since_last_call_ms.unwrap() < 2_000, "{t:?}");
+    let s = of(&silent);
+    assert_eq!(s.cause(), TimeoutCause::NotAttempted);
+    assert_eq!(
+        (s.heartbeats_throttled, s.heartbeats_accepted_total),
+        (0, 0)
+    );
+    assert_eq!(s.since_last_call_ms, None);
+    assert!(s.since_last_accepted_ms.unwrap() >= 2_000, "{s:?}");
+    assert!(executions.contains(&s.execution_arn));
+
+    // The same, as JSON, for the fleet report.
+    let causes: Vec<(&str, &str)> = json["heartbeatTimeouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["taskToken"].as_str().unwrap(),
+                t["cause"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        causes.contains(&(throttled.as_str(), "throttled")),
+        "{json}"
+    );
+    assert!(
+        causes.contains(&(silent.as_str(), "notAttempted")),
+        "{json}"
+    );
 }
 
 fn counts(accepted: u64, throttled: u64, worker_limit_exceeded: u64) -> ApiCounts {

@@ -12,6 +12,12 @@
 //!   so a fleet's retries spread over the bucket's refill instead of arriving together.
 //! - **Jittered heartbeats.** A task's first beat comes at a random point of its interval and
 //!   every later one a little early at random, so tasks claimed together do not beat together.
+//! - **Heartbeats that land.** A throttled beat is retried (ahead of polls, which stay paused)
+//!   until it is accepted or its task ends; the next beat is due an interval after it landed.
+//!   While this worker's beats are being throttled, a beat due less than 1.5 intervals after
+//!   the task's last accepted beat (or its delivery) waits until then: fewer beats per task,
+//!   still half an interval inside the two intervals `HeartbeatSeconds` should be at least, and
+//!   a short task ends before it needs one.
 //! - **One warning per API when throttling starts, then at most one a minute** (with the count),
 //!   never one per call; every throttled call is counted in `stefuna_throttled_total{api}`.
 //!
@@ -23,7 +29,8 @@
 //!
 //! `_STEFUNA_QUOTA_NAIVE=1` (internal, outside the `STEFUNA_*` settings namespace on purpose, for `cargo xtask fleet`'s comparison) turns priority and
 //! jitter off: polls do not wait for results and heartbeats, throttled calls retry after a
-//! fixed delay, and heartbeats beat exactly on their interval.
+//! fixed delay, heartbeats beat exactly on their interval and a throttled beat is given up
+//! after half an interval.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -50,6 +57,11 @@ const URGENT_QUIET: Duration = Duration::from_millis(500);
 const NAIVE_DELAY: Duration = Duration::from_millis(100);
 /// At most one "throttled" warning per API this often.
 const LOG_EVERY: Duration = Duration::from_secs(60);
+/// While beats are throttled, a beat waits until this many intervals after the task's last
+/// accepted beat (jittered down by up to a tenth of an interval).
+const DEFER_TO: f64 = 1.5;
+/// Beats count as throttled for this many intervals after the last throttled one.
+const PRESSURE_FOR: u32 = 2;
 
 /// Error codes Step Functions (and AWS generally) throttles with.
 const THROTTLING_CODES: &[&str] = &[
@@ -96,6 +108,8 @@ pub(crate) struct Budget {
     clear: Notify,
     /// Polls stay paused until then (set when a result or heartbeat is throttled).
     quiet_until: Mutex<Option<tokio::time::Instant>>,
+    /// When a heartbeat was last throttled.
+    beat_throttled_at: Mutex<Option<tokio::time::Instant>>,
     episodes: Mutex<HashMap<&'static str, Episode>>,
     throttled: Throttled,
 }
@@ -127,9 +141,37 @@ impl Budget {
             urgent: AtomicUsize::new(0),
             clear: Notify::new(),
             quiet_until: Mutex::new(None),
+            beat_throttled_at: Mutex::new(None),
             episodes: Mutex::default(),
             throttled,
         }
+    }
+
+    /// Whether priority and jitter are on (off in the naive mode).
+    pub(crate) fn smart(&self) -> bool {
+        self.smart
+    }
+
+    /// When a task last beaten (or delivered) at `last_ok` should beat next, if later than its
+    /// schedule: while this worker's beats are being throttled (one was within the last two
+    /// intervals), 1.4 to 1.5 `interval`s after `last_ok`. `None` otherwise, and in the naive
+    /// mode.
+    pub(crate) fn defer_beat(
+        &self,
+        last_ok: tokio::time::Instant,
+        interval: Duration,
+    ) -> Option<tokio::time::Instant> {
+        if !self.smart {
+            return None;
+        }
+        let at = (*self
+            .beat_throttled_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))?;
+        if at.elapsed() > interval * PRESSURE_FOR {
+            return None;
+        }
+        Some(last_ok + interval.mul_f64(DEFER_TO - fastrand::f64() / 10.0))
     }
 
     /// Waits, before a new poll, until no result or heartbeat is retrying after throttling.
@@ -214,6 +256,12 @@ impl Budget {
     /// per call.
     pub(crate) fn throttled(&self, api: &'static str) {
         self.throttled.inc(api);
+        if api == "SendTaskHeartbeat" {
+            *self
+                .beat_throttled_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(tokio::time::Instant::now());
+        }
         let mut episodes = self.episodes.lock().unwrap_or_else(|e| e.into_inner());
         let ep = episodes.entry(api).or_default();
         ep.calls += 1;
@@ -289,6 +337,25 @@ mod tests {
             let d = b.next_beat(i);
             d >= i.mul_f64(0.9) && d <= i
         }));
+    }
+
+    #[test]
+    fn beats_are_deferred_only_while_beats_are_throttled() {
+        let b = Budget::with_mode(Throttled::default(), true);
+        let i = Duration::from_secs(10);
+        let last_ok = tokio::time::Instant::now();
+        assert_eq!(b.defer_beat(last_ok, i), None);
+        b.throttled("GetActivityTask");
+        assert_eq!(b.defer_beat(last_ok, i), None);
+        b.throttled("SendTaskHeartbeat");
+        let later = b.defer_beat(last_ok, i).unwrap();
+        assert!(later >= last_ok + i.mul_f64(1.4) && later <= last_ok + i.mul_f64(1.5));
+        // Two intervals after the last throttled beat, beats are on schedule again.
+        *b.beat_throttled_at.lock().unwrap() = Some(last_ok - (i * 2 + Duration::from_secs(1)));
+        assert_eq!(b.defer_beat(last_ok, i), None);
+        let naive = Budget::with_mode(Throttled::default(), false);
+        naive.throttled("SendTaskHeartbeat");
+        assert_eq!(naive.defer_beat(last_ok, i), None);
     }
 
     #[test]

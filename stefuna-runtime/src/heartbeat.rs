@@ -27,6 +27,8 @@ pub(crate) struct SfnHeartbeat {
     delivering: AtomicBool,
     /// The last beat was throttled.
     throttled: AtomicBool,
+    /// When the last beat was accepted (at first: when the task was received).
+    last_ok: std::sync::Mutex<tokio::time::Instant>,
 }
 
 impl SfnHeartbeat {
@@ -47,6 +49,7 @@ impl SfnHeartbeat {
             cancel,
             delivering: AtomicBool::new(false),
             throttled: AtomicBool::new(false),
+            last_ok: std::sync::Mutex::new(tokio::time::Instant::now()),
         }
     }
 
@@ -60,6 +63,11 @@ impl SfnHeartbeat {
     /// Fires when Step Functions no longer accepts the task.
     pub(crate) fn lost(&self) -> &CancellationToken {
         &self.lost
+    }
+
+    /// When the last beat was accepted, or the task received.
+    fn last_ok(&self) -> tokio::time::Instant {
+        *self.last_ok.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the last beat was refused with throttling.
@@ -82,6 +90,8 @@ impl SfnHeartbeat {
             .store(res.as_ref().is_err_and(is_throttling), Ordering::Relaxed);
         match res {
             Ok(_) => {
+                *self.last_ok.lock().unwrap_or_else(|e| e.into_inner()) =
+                    tokio::time::Instant::now();
                 self.health.budget.ok("SendTaskHeartbeat");
                 self.health.note_ok();
                 metrics.record(&self.activity, Event::Heartbeat);
@@ -128,9 +138,44 @@ impl Heartbeat for SfnHeartbeat {
 }
 
 /// Beats about every `interval`, never later, with jitter (see [`crate::budget`]), until the
-/// task is lost. A throttled beat is retried with backoff, ahead of new polls, for up to half
-/// an interval (the next beat is due by then). The caller aborts it when the task ends.
+/// task is lost. A throttled beat is retried with backoff, ahead of new polls (which wait), until
+/// it is accepted; the next beat is due an interval after that. While this worker's beats are
+/// being throttled, a beat waits until 1.4 to 1.5 intervals after the task's last accepted one.
+/// The caller aborts it when the task ends. The naive mode is [`beat_naively`].
 pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
+    let budget = &hb.health.budget;
+    if !budget.smart() {
+        return beat_naively(hb, interval).await;
+    }
+    let mut next = tokio::time::Instant::now() + budget.first_beat(interval);
+    loop {
+        tokio::time::sleep_until(next).await;
+        if let Some(later) = budget.defer_beat(hb.last_ok(), interval) {
+            tokio::time::sleep_until(later).await;
+        }
+        let mut urgent = None;
+        let mut attempt = 0;
+        loop {
+            // Boxed: the SDK call's future is kilobytes; inline, every waiting beat loop holds it.
+            match Box::pin(hb.send()).await {
+                Err(HeartbeatError::TaskLost(_)) => return,
+                Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {
+                    urgent.get_or_insert_with(|| budget.urgent());
+                    tokio::time::sleep(budget.urgent_wait(attempt)).await;
+                    attempt = attempt.saturating_add(1);
+                }
+                // Accepted, or failed otherwise (the next beat is due on schedule).
+                _ => break,
+            }
+        }
+        drop(urgent);
+        next = tokio::time::Instant::now() + budget.next_beat(interval);
+    }
+}
+
+/// `_STEFUNA_QUOTA_NAIVE=1`: beats exactly every `interval`; a throttled beat is retried after
+/// a fixed delay for up to half an interval, then given up.
+async fn beat_naively(hb: Arc<SfnHeartbeat>, interval: Duration) {
     let budget = &hb.health.budget;
     let mut next = tokio::time::Instant::now() + budget.first_beat(interval);
     loop {
@@ -140,7 +185,6 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
         let mut urgent = None;
         let mut attempt = 0;
         loop {
-            // Boxed: the SDK call's future is kilobytes; inline, every waiting beat loop holds it.
             match Box::pin(hb.send()).await {
                 Err(HeartbeatError::TaskLost(_)) => return,
                 Err(HeartbeatError::Transient(_)) if hb.throttled_last() => {

@@ -139,6 +139,12 @@ pub(super) async fn await_answer(
                 if !(total_hit || beat_hit) || !task.close(Status::TimedOut) {
                     continue;
                 }
+                if beat_hit && let Some(h) = heartbeat_seconds {
+                    let last_beat = lock(&task.state).last_beat;
+                    let window = svc.clock.real(Duration::from_secs(h));
+                    let arn = &task.execution.arn;
+                    svc.quotas.heartbeat_timed_out(&task.token, arn, h, window, last_beat);
+                }
                 record_timeout(svc.clock.now());
                 task.execution.forget_task(&task.token);
                 return Err(ErrorCause::new("States.Timeout", String::new()));

@@ -240,6 +240,8 @@ async fn run_once(args: &FleetArgs, worker: &PathBuf, naive: bool) -> anyhow::Re
         }
     }
     let counts = emu.quota_counts();
+    // Recorded only while quotas are on: read before they are switched off.
+    let timeouts = emu.heartbeat_timeouts();
     emu.set_aws_quotas(false);
     for w in &mut workers {
         let _ = w.start_kill();
@@ -258,7 +260,8 @@ async fn run_once(args: &FleetArgs, worker: &PathBuf, naive: bool) -> anyhow::Re
         &answers,
         &statuses,
         executions.len(),
-    ))
+    )
+    .with_timeouts(&timeouts))
 }
 
 /// `--task-ms` for `start_executions`' input function.

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use aws_sdk_sfn::types::ExecutionStatus;
-use stefuna_local::{QuotaCounts, TokenAnswers};
+use stefuna_local::{HeartbeatTimeout, QuotaCounts, TimeoutCause, TokenAnswers};
 
 /// Results accepted so far, at a time since the workers started.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,13 @@ pub(crate) struct Outcome {
     accepted: BTreeMap<String, u64>,
     /// Executions whose task timed out (no accepted result; heartbeat timeouts).
     timeouts: usize,
+    /// Heartbeat timeouts the emulator recorded, by measured cause.
+    causes: BTreeMap<TimeoutCause, usize>,
+    /// Over the timeouts caused by throttling: beats and results throttled in their windows.
+    throttled_in_windows: (u32, u32),
+    /// Over every recorded timeout: the longest time since a call for its token (`None`: some
+    /// had none), in real ms.
+    longest_silence_ms: Option<u64>,
     /// Executions not SUCCEEDED at the end.
     lost: usize,
     /// Executions that handed out more than one task, or whose task's result was accepted
@@ -73,10 +80,34 @@ impl Outcome {
                 .map(|(api, c)| (api.clone(), c.accepted))
                 .collect(),
             timeouts: answers.values().filter(|a| a.accepted == 0).count(),
+            causes: BTreeMap::new(),
+            throttled_in_windows: (0, 0),
+            longest_silence_ms: None,
             lost: executions.saturating_sub(succeeded),
             twice,
             resent: answers.values().filter(|a| a.received > 1).count(),
         }
+    }
+}
+
+impl Outcome {
+    /// Adds the emulator's attribution of the run's heartbeat timeouts.
+    pub(crate) fn with_timeouts(mut self, heartbeat_timeouts: &[HeartbeatTimeout]) -> Outcome {
+        self.causes = heartbeat_timeouts.iter().fold(BTreeMap::new(), |mut m, t| {
+            *m.entry(t.cause()).or_default() += 1;
+            m
+        });
+        self.throttled_in_windows = heartbeat_timeouts
+            .iter()
+            .filter(|t| t.cause() == TimeoutCause::Throttled)
+            .fold((0, 0), |(b, r), t| {
+                (b + t.heartbeats_throttled, r + t.results_throttled)
+            });
+        self.longest_silence_ms = heartbeat_timeouts
+            .iter()
+            .map(|t| t.since_last_call_ms)
+            .try_fold(0, |m, s| s.map(|s| s.max(m)));
+        self
     }
 }
 
@@ -177,6 +208,50 @@ pub(crate) fn render(setup: &str, smart: &Outcome, naive: &Outcome) -> String {
         "heartbeat timeouts (goal 0)",
         smart.timeouts.to_string(),
         naive.timeouts.to_string(),
+    );
+    let cause = |o: &Outcome, c: TimeoutCause| o.causes.get(&c).copied().unwrap_or(0).to_string();
+    // The emulator's attribution (stefuna_local::HeartbeatTimeout): what it saw of each
+    // timed-out token's calls in its last HeartbeatSeconds.
+    row(
+        &mut out,
+        "  caused by throttling (goal 0)",
+        cause(smart, TimeoutCause::Throttled),
+        cause(naive, TimeoutCause::Throttled),
+    );
+    let windows = |o: &Outcome| {
+        format!(
+            "{} / {}",
+            o.throttled_in_windows.0, o.throttled_in_windows.1
+        )
+    };
+    row(
+        &mut out,
+        "    their throttled beats / results",
+        windows(smart),
+        windows(naive),
+    );
+    row(
+        &mut out,
+        "  worker silent (no call in the window)",
+        cause(smart, TimeoutCause::NotAttempted),
+        cause(naive, TimeoutCause::NotAttempted),
+    );
+    row(
+        &mut out,
+        "  other (calls, none throttled)",
+        cause(smart, TimeoutCause::Other),
+        cause(naive, TimeoutCause::Other),
+    );
+    let silence = |o: &Outcome| match (o.causes.is_empty(), o.longest_silence_ms) {
+        (true, _) => "-".to_owned(),
+        (false, Some(ms)) => format!("{:.1} s", ms as f64 / 1000.0),
+        (false, None) => "never called".to_owned(),
+    };
+    row(
+        &mut out,
+        "  longest silence of a timed-out token",
+        silence(smart),
+        silence(naive),
     );
     row(
         &mut out,
