@@ -37,7 +37,11 @@ pub(crate) struct Clients {
 impl Clients {
     /// Clients derived from a caller's client (its credentials, region and endpoint kept).
     pub(crate) fn from_client(client: &Client) -> Clients {
-        let base = client.config().to_builder();
+        Clients::from_builder(client.config().to_builder())
+    }
+
+    /// The two clients from one config builder.
+    fn from_builder(base: aws_sdk_sfn::config::Builder) -> Clients {
         Clients {
             poll: Client::from_conf(
                 base.clone()
@@ -71,7 +75,9 @@ impl Clients {
         }
         let sdk = loader.load().await;
         check_credentials(&sdk).await;
-        Clients::from_client(&Client::new(&sdk))
+        // Straight from the loaded config, not through a client built only to be taken apart
+        // again (`Client::new(&sdk).config().to_builder()`).
+        Clients::from_builder(aws_sdk_sfn::config::Builder::from(&sdk))
     }
 }
 
