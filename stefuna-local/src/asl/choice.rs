@@ -10,6 +10,7 @@ use super::context::{Ctx, parse_timestamp};
 use super::definition::Target;
 use super::fields::{Fields, kind, schema};
 use super::path::Path;
+use super::variables::Assign;
 use super::{DefinitionError, ErrorCause};
 
 /// A comparison operator.
@@ -81,6 +82,8 @@ enum Rule {
 #[derive(Clone, Debug)]
 pub(crate) struct Choice {
     choices: Vec<(Rule, Target)>,
+    /// Each top-level rule's `Assign`, by the rule's index.
+    assigns: Vec<Option<Assign>>,
     default: Option<Target>,
 }
 
@@ -148,21 +151,27 @@ pub(crate) fn parse(state: &Fields<'_>) -> Result<Choice, DefinitionError> {
         }
     };
     let mut choices = Vec::with_capacity(list.len());
+    let mut assigns = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let f = Fields::new(v, format!("{at}/{i}"))?;
         let next = Target::new(f.req_str("Next")?, f.at("Next"));
         choices.push((parse_rule(&f, true)?, next));
+        assigns.push(Assign::parse(&f, false)?);
     }
     let default = state
         .str("Default")?
         .map(|d| Target::new(d, state.at("Default")));
-    Ok(Choice { choices, default })
+    Ok(Choice {
+        choices,
+        assigns,
+        default,
+    })
 }
 
 fn parse_rule(f: &Fields<'_>, top: bool) -> Result<Rule, DefinitionError> {
     let mut allowed: Vec<&str> = vec!["Variable", "And", "Or", "Not", "Comment"];
     if top {
-        allowed.push("Next");
+        allowed.extend(["Next", "Assign"]);
     }
     allowed.extend_from_slice(OPERATORS);
     f.only(&allowed)?;
@@ -489,14 +498,24 @@ impl Choice {
             .chain(self.default.as_mut())
     }
 
-    /// The index of the first rule that holds, else the default; `None` when neither.
-    pub(crate) fn select(&self, input: &Value, ctx: &Ctx<'_>) -> Result<Option<usize>, ErrorCause> {
-        for (rule, next) in &self.choices {
+    /// The index of the first rule that holds, with that rule's `Assign`, else the default (no
+    /// rule `Assign`); `None` when neither.
+    pub(crate) fn select(
+        &self,
+        input: &Value,
+        ctx: &Ctx<'_>,
+    ) -> Result<Option<(usize, Option<&Assign>)>, ErrorCause> {
+        for ((rule, next), assign) in self.choices.iter().zip(&self.assigns) {
             if rule.eval(input, ctx)? {
-                return Ok(Some(next.idx));
+                return Ok(Some((next.idx, assign.as_ref())));
             }
         }
-        Ok(self.default.as_ref().map(|d| d.idx))
+        Ok(self.default.as_ref().map(|d| (d.idx, None)))
+    }
+
+    /// The `Assign`s of its rules.
+    pub(crate) fn rule_assigns(&self) -> impl Iterator<Item = &Assign> {
+        self.assigns.iter().flatten()
     }
 }
 

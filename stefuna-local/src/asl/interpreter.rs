@@ -362,7 +362,7 @@ impl Exec {
             Kind::Choice(choice) => {
                 let ctx = self.state_ctx(&st.name, entered);
                 let eff = st.input_path.apply(raw, &ctx)?;
-                let Some(next) = choice.select(&eff, &ctx)? else {
+                let Some((next, rule_assign)) = choice.select(&eff, &ctx)? else {
                     return Err(ErrorCause::new(
                         "States.NoChoiceMatched",
                         format!(
@@ -371,7 +371,8 @@ impl Exec {
                         ),
                     ));
                 };
-                let vars = self.assigned(assign, &eff, &ctx)?;
+                // A matched rule's own `Assign` replaces the state's, as in JSONata.
+                let vars = self.assigned(rule_assign.or(assign), &eff, &ctx)?;
                 (output(self, st, entered, eff)?, vars, Some(next))
             }
             Kind::Wait(wait) => {

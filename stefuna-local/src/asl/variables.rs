@@ -183,6 +183,10 @@ fn assigns(kind: &Kind) -> Vec<&Assign> {
             out.extend(c.rules.iter().filter_map(|r| r.assign.as_ref()));
             &[]
         }
+        Kind::Choice(c) => {
+            out.extend(c.rule_assigns());
+            &[]
+        }
         _ => &[],
     };
     out.extend(catch.iter().filter_map(|c| c.assign.as_ref()));

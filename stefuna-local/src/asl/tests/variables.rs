@@ -139,3 +139,36 @@ fn choice_and_wait_assign_from_their_input_in_jsonpath() {
         json!({"seen": 5, "waited": true})
     );
 }
+
+/// A JSONPath Choice rule's own `Assign` runs when that rule matches (reading the state's
+/// input); the state's `Assign` is used when the matched rule (or the Default) has none, as in
+/// the JSONata Choice.
+#[test]
+fn jsonpath_choice_rules_assign_when_they_match() {
+    let host = FakeHost::echo();
+    let def = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Assign": {"path": "default"},
+              "Choices": [
+                  {"Variable": "$.n", "NumericGreaterThan": 10, "Next": "Out",
+                   "Assign": {"path": "big", "seen.$": "$.n"}},
+                  {"Variable": "$.n", "NumericEquals": 5, "Next": "Out"}
+              ],
+              "Default": "Out"},
+        "Out": {"Type": "Pass", "Parameters": {"path.$": "$path"}, "End": true}
+    }});
+    let out = exec(def.clone(), json!({"n": 11}), &host).unwrap();
+    assert_eq!(out, json!({"path": "big"}));
+    let out = exec(def.clone(), json!({"n": 5}), &host).unwrap();
+    assert_eq!(out, json!({"path": "default"}));
+    let out = exec(def, json!({"n": 1}), &host).unwrap();
+    assert_eq!(out, json!({"path": "default"}));
+    // `Assign` belongs to top-level rules only.
+    let nested = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Not": {"Variable": "$.n", "IsPresent": true, "Assign": {"x": 1}}, "Next": "Out"}
+        ], "Default": "Out"},
+        "Out": {"Type": "Succeed"}
+    }});
+    let err = parse(&nested.to_string()).unwrap_err();
+    assert!(err.to_string().contains("Assign"), "{err}");
+}
