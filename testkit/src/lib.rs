@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// The example binary `name`, which `cargo test` builds next to the test binaries
-/// (target/<profile>/examples).
+/// (`target/<profile>/examples`).
 pub fn example_path(name: &str) -> PathBuf {
     // current_exe is target/<profile>/deps/<test>-<hash>.
     let exe = std::env::current_exe().expect("current_exe");
