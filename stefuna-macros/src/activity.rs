@@ -448,6 +448,7 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
         if sig.is_some() && errors.0.is_none() {
             match &args.init {
                 None => quote_spanned! {span=>
+                    #krate::__global_allocator!();
                     fn main() -> ::std::process::ExitCode {
                         #krate::__private::run_main(#struct_name)
                     }
@@ -456,6 +457,7 @@ fn generate(func: &ItemFn, args: &Args, sig: Option<&Signature>, errors: Errors)
                     // Spanned at the user's path, so a hook of the wrong shape is reported there.
                     let with_init = quote_spanned!(init.span()=> .init(#init));
                     quote_spanned! {span=>
+                        #krate::__global_allocator!();
                         fn main() -> ::std::process::ExitCode {
                             #krate::__private::Server::builder()
                                 .activity(#struct_name)
@@ -613,6 +615,10 @@ mod tests {
         assert!(out.contains("Some (120u64)"), "{out}");
         assert!(out.contains("fn main ()"), "{out}");
         assert!(out.contains("run_main (Hello)"), "{out}");
+        assert!(
+            out.contains(":: stefuna :: __global_allocator ! ()"),
+            "{out}"
+        );
         assert!(!out.contains("compile_error"), "{out}");
     }
 
@@ -625,6 +631,7 @@ mod tests {
         assert!(out.contains("Invocation :: Blocking"), "{out}");
         assert!(out.contains("resize (input , & ctx)"), "{out}");
         assert!(!out.contains("fn main"), "{out}");
+        assert!(!out.contains("__global_allocator"), "{out}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Read timeout of `GetActivityTask`: above the 60 s AWS holds a long poll open.
@@ -41,7 +41,13 @@ impl Clients {
     }
 
     /// The two clients from one config builder.
+    ///
+    /// Stalled-stream protection is off: it watches streaming bodies for throughput, but every
+    /// body here is one JSON document of at most 256 KiB, and the read and attempt timeouts
+    /// below already end a call that stalls. Its per-call timers and body wrappers cost about
+    /// 5 % of a heartbeat's CPU (`perf record` of the density run, docs/fleets.md).
     fn from_builder(base: aws_sdk_sfn::config::Builder) -> Clients {
+        let base = base.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
         Clients {
             poll: Client::from_conf(
                 base.clone()

@@ -147,7 +147,7 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
     if !budget.smart() {
         return beat_naively(hb, interval).await;
     }
-    let mut next = tokio::time::Instant::now() + budget.first_beat(interval);
+    let mut next = on_tick(tokio::time::Instant::now() + budget.first_beat(interval));
     loop {
         tokio::time::sleep_until(next).await;
         if let Some(later) = budget.defer_beat(hb.last_ok(), interval) {
@@ -169,7 +169,45 @@ pub(crate) async fn beat_every(hb: Arc<SfnHeartbeat>, interval: Duration) {
             }
         }
         drop(urgent);
-        next = tokio::time::Instant::now() + budget.next_beat(interval);
+        next = on_tick(tokio::time::Instant::now() + budget.next_beat(interval));
+    }
+}
+
+/// The grid automatic beats are coalesced onto.
+const BEAT_TICK: Duration = Duration::from_millis(100);
+
+/// `at`, moved back onto this process's [`BEAT_TICK`] grid: never later than asked, at most one
+/// tick early. The beats of many tasks then fall due together, so the runtime wakes once per tick
+/// and sends them in one burst instead of waking for each alone; with 10,000 tasks beating every
+/// 10 s, that cut the worker's CPU per beat by about a third (`cargo xtask bench --only density`;
+/// docs/fleets.md). The jitter stays: beats are spread over the interval's ticks, and each
+/// process has its own grid.
+fn on_tick(at: tokio::time::Instant) -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+    let past = at.saturating_duration_since(epoch).as_nanos() % BEAT_TICK.as_nanos();
+    at - Duration::from_nanos(u64::try_from(past).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn beats_fall_on_a_shared_tick_never_late() {
+        let now = tokio::time::Instant::now();
+        let ticks: Vec<_> = (0..50u64)
+            .map(|ms| now + Duration::from_secs(5) + Duration::from_millis(ms * 7))
+            .map(|at| (at, on_tick(at)))
+            .collect();
+        for (at, tick) in &ticks {
+            assert!(tick <= at && *at - *tick < BEAT_TICK, "{at:?} {tick:?}");
+        }
+        // 50 instants over 343 ms land on at most 5 ticks of 100 ms.
+        let mut distinct: Vec<_> = ticks.iter().map(|(_, t)| *t).collect();
+        distinct.dedup();
+        assert!(distinct.len() <= 5, "{} ticks", distinct.len());
+        assert!(distinct.windows(2).all(|w| w[1] - w[0] == BEAT_TICK));
     }
 }
 

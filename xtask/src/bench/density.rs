@@ -13,6 +13,10 @@
 //! - **heartbeats/s**: `stefuna_heartbeats_total` over the window (N / 10 expected).
 //! - **lost, heartbeat errors**: `stefuna_tasks_lost_total` and `stefuna_heartbeat_errors_total`
 //!   at the end (goal 0: a beat that did not get through).
+//! - **raw SDK cores**: the same N tasks held and beaten every 10 s by the plain SDK
+//!   (`bench-raw URL ARN N 10`, against its own stefuna-local with quotas on and scaled ×1000 so
+//!   its `SendTaskHeartbeat` count can be read), measured over the same window once it prints
+//!   that it holds them all: what the beats cost without stefuna.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -51,6 +55,10 @@ pub(crate) struct Figures {
     pub(crate) beats_per_s: f64,
     /// Tasks lost plus heartbeats failed, at the end.
     pub(crate) failures: f64,
+    /// The plain SDK's CPU over the window for the same beats / the window's seconds.
+    pub(crate) raw_cores: f64,
+    /// The plain SDK's heartbeats per second in its window.
+    pub(crate) raw_beats_per_s: f64,
 }
 
 fn input(_: usize) -> String {
@@ -95,30 +103,9 @@ impl Bench {
         tag: &str,
     ) -> anyhow::Result<Figures> {
         let local = Local::start(&self.target.join("release/stefuna-local")).await?;
-        let client = endpoint::client(&local.url);
-        let name = "bench-density";
-        let activity = client
-            .create_activity()
-            .name(name)
-            .send()
-            .await
-            .context("CreateActivity")?
-            .activity_arn;
-        let definition = serde_json::json!({"StartAt": "Work", "States": {"Work": {
-            "Type": "Task", "Resource": activity, "HeartbeatSeconds": HEARTBEAT_TIMEOUT, "End": true
-        }}});
-        let machine = client
-            .create_state_machine()
-            .name(name)
-            .definition(definition.to_string())
-            .role_arn("arn:aws:iam::123456789012:role/stefuna-bench")
-            .send()
-            .await
-            .context("CreateStateMachine")?
-            .state_machine_arn;
+        let (activity, _) = prepare(&local, tasks, &self.bars, tag).await?;
         let bar = self.bars.add(ProgressBar::new(tasks as u64));
         bar.set_prefix(format!("density ×{tasks} {tag}"));
-        endpoint::start_executions(&client, &machine, tasks, input, &bar).await?;
 
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -180,6 +167,8 @@ impl Bench {
         }
         drop(worker);
         local.stop().await;
+        bar.set_message("raw SDK");
+        let (raw_cores, raw_beats_per_s) = self.density_raw(tasks, window, tag).await?;
         bar.finish_with_message("done");
         Ok(Figures {
             tasks,
@@ -190,8 +179,103 @@ impl Bench {
             cores: cpu as f64 / self.ticks / window_s,
             beats_per_s: (beats_after - beats_before) / window_s,
             failures: lost + errors,
+            raw_cores,
+            raw_beats_per_s,
         })
     }
+
+    /// The baseline of a density run: `bench-raw` holding `tasks` tasks and beating each every
+    /// 10 s; its cores and heartbeats per second over `window` seconds.
+    async fn density_raw(
+        &self,
+        tasks: usize,
+        window: f64,
+        tag: &str,
+    ) -> anyhow::Result<(f64, f64)> {
+        let bin = self.target.join("release/stefuna-local");
+        let local = Local::start_with(&bin, &["--aws-quotas", "--quota-scale", "1000"]).await?;
+        let (activity, _) = prepare(&local, tasks, &self.bars, tag).await?;
+        let log = self.out.join(format!(
+            "logs/density-raw-{}.log",
+            tag.replace([' ', '/'], "-")
+        ));
+        let extra = [BEAT_SECONDS.to_string()];
+        let spawned = Instant::now();
+        let mut worker = self.spawn_with(Kind::Raw, tasks, &local.url, &activity, &log, &extra)?;
+        while !std::fs::read_to_string(&log)?.contains("bench-raw: holding") {
+            if let Some(status) = worker.child.try_wait()? {
+                bail!("bench-raw exited ({status}); see {}", log.display());
+            }
+            if spawned.elapsed() > Duration::from_secs(300) {
+                bail!("bench-raw did not claim {tasks} tasks in 5 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let quotas = format!("{}/_stefuna/quotas", local.url);
+        let mut tree = procfs::Tree::new(worker.pid);
+        let beats_before = accepted(&quotas, "SendTaskHeartbeat").await?;
+        let cpu_before = tree.sample().cpu_ticks;
+        let from = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(window)).await;
+        let cpu = tree.sample().cpu_ticks.saturating_sub(cpu_before);
+        let window_s = from.elapsed().as_secs_f64();
+        let beats = accepted(&quotas, "SendTaskHeartbeat").await? - beats_before;
+        if let Some(status) = worker.child.try_wait()? {
+            bail!("bench-raw exited ({status}); see {}", log.display());
+        }
+        drop(worker);
+        local.stop().await;
+        Ok((cpu as f64 / self.ticks / window_s, beats / window_s))
+    }
+}
+
+/// On `local`: an activity, a state machine with `HeartbeatSeconds` for it, and `tasks`
+/// executions started; the activity's ARN and the machine's.
+async fn prepare(
+    local: &Local,
+    tasks: usize,
+    bars: &indicatif::MultiProgress,
+    tag: &str,
+) -> anyhow::Result<(String, String)> {
+    let client = endpoint::client(&local.url);
+    let name = "bench-density";
+    let activity = client
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .context("CreateActivity")?
+        .activity_arn;
+    let definition = serde_json::json!({"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": activity, "HeartbeatSeconds": HEARTBEAT_TIMEOUT, "End": true
+    }}});
+    let machine = client
+        .create_state_machine()
+        .name(name)
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/stefuna-bench")
+        .send()
+        .await
+        .context("CreateStateMachine")?
+        .state_machine_arn;
+    let bar = bars.add(ProgressBar::new(tasks as u64));
+    bar.set_prefix(format!("starting ×{tasks} {tag}"));
+    endpoint::start_executions(&client, &machine, tasks, input, &bar).await?;
+    bar.finish_and_clear();
+    Ok((activity, machine))
+}
+
+/// `accepted` of `api` in stefuna-local's `GET /_stefuna/quotas`.
+async fn accepted(url: &str, api: &str) -> anyhow::Result<f64> {
+    let body: serde_json::Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .get(url)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["apis"][api]["accepted"].as_f64().unwrap_or(0.0))
 }
 
 /// The density section of the report.
@@ -212,17 +296,20 @@ pub(crate) fn markdown(runs: &[Figures]) -> String {
         first.window_s,
         runs.len()
     );
-    md.push_str("| peak RSS MiB (VmHWM) | RSS in window MiB | worker cores | heartbeats/s | lost + heartbeat errors | s to claim all |\n");
-    md.push_str("|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("| peak RSS MiB (VmHWM) | RSS in window MiB | worker cores | heartbeats/s | lost + heartbeat errors | s to claim all | raw SDK cores, same beats | raw SDK heartbeats/s | stefuna / raw SDK cores |\n");
+    md.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         col(|f| f.peak_rss_mib, 1),
         col(|f| f.window_rss_mib, 1),
         col(|f| f.cores, 3),
         col(|f| f.beats_per_s, 0),
         col(|f| f.failures, 0),
         col(|f| f.ramp_s, 1),
+        col(|f| f.raw_cores, 3),
+        col(|f| f.raw_beats_per_s, 0),
+        col(|f| f.cores / f.raw_cores, 2),
     );
     let worst_rss = runs.iter().map(|f| f.peak_rss_mib).fold(0.0, f64::max);
     let worst_cores = runs.iter().map(|f| f.cores).fold(0.0, f64::max);
@@ -234,6 +321,17 @@ pub(crate) fn markdown(runs: &[Figures]) -> String {
         met(worst_rss <= RSS_GOAL_MIB),
         met(worst_cores <= CORES_GOAL),
     );
+    let floor = runs
+        .iter()
+        .map(|f| f.raw_cores)
+        .fold(f64::INFINITY, f64::min);
+    if worst_cores > CORES_GOAL && floor > CORES_GOAL {
+        let _ = writeln!(
+            md,
+            "\nWhat limits it: the plain SDK alone needed {floor:.3} cores or more for the same \
+             beats (`bench-raw`, no framework), above the goal before stefuna adds anything."
+        );
+    }
     md
 }
 
@@ -251,6 +349,8 @@ mod tests {
             cores,
             beats_per_s: 1000.0,
             failures: 0.0,
+            raw_cores: 0.4,
+            raw_beats_per_s: 1000.0,
         }
     }
 
@@ -260,6 +360,16 @@ mod tests {
         assert!(md.contains("10000 async tasks"), "{md}");
         assert!(md.contains("≤ 128 MiB: 130.0, not met"), "{md}");
         assert!(md.contains("≤ 0.2 cores: 0.100, met"), "{md}");
+        assert!(
+            md.contains("| 0.400 (0.400–0.400) | 1000 (1000–1000) | 0.19 (0.12–0.25) |"),
+            "{md}"
+        );
+        assert!(!md.contains("What limits it"), "{md}");
+        let over = markdown(&[run(100.0, 0.3)]);
+        assert!(
+            over.contains("not met") && over.contains("needed 0.400 cores"),
+            "{over}"
+        );
         assert!(markdown(&[]).is_empty());
     }
 

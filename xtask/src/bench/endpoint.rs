@@ -27,8 +27,14 @@ pub(crate) struct Local {
 impl Local {
     /// Starts `stefuna-local --port 0` and reads the endpoint it prints.
     pub(crate) async fn start(bin: &Path) -> anyhow::Result<Local> {
+        Local::start_with(bin, &[]).await
+    }
+
+    /// Like [`Local::start`], with more flags (`--aws-quotas`, ...).
+    pub(crate) async fn start_with(bin: &Path, extra: &[&str]) -> anyhow::Result<Local> {
         let mut child = Command::new(bin)
             .args(["--port", "0"])
+            .args(extra)
             .env_remove("STEFUNA_LOCAL_PORT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -605,7 +605,7 @@ impl Bench {
         let mut cmd = match kind {
             Kind::Raw => {
                 let mut c = tokio::process::Command::new(release.join("bench-raw"));
-                c.args([url, activity, &n]);
+                c.args([url, activity, &n]).args(extra);
                 c
             }
             Kind::Stefuna | Kind::Sleep | Kind::Process => {
