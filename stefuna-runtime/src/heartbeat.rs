@@ -189,28 +189,6 @@ fn on_tick(at: tokio::time::Instant) -> tokio::time::Instant {
     at - Duration::from_nanos(u64::try_from(past).unwrap_or(0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn beats_fall_on_a_shared_tick_never_late() {
-        let now = tokio::time::Instant::now();
-        let ticks: Vec<_> = (0..50u64)
-            .map(|ms| now + Duration::from_secs(5) + Duration::from_millis(ms * 7))
-            .map(|at| (at, on_tick(at)))
-            .collect();
-        for (at, tick) in &ticks {
-            assert!(tick <= at && *at - *tick < BEAT_TICK, "{at:?} {tick:?}");
-        }
-        // 50 instants over 343 ms land on at most 5 ticks of 100 ms.
-        let mut distinct: Vec<_> = ticks.iter().map(|(_, t)| *t).collect();
-        distinct.dedup();
-        assert!(distinct.len() <= 5, "{} ticks", distinct.len());
-        assert!(distinct.windows(2).all(|w| w[1] - w[0] == BEAT_TICK));
-    }
-}
-
 /// `_STEFUNA_QUOTA_NAIVE=1`: beats exactly every `interval`; a throttled beat is retried after
 /// a fixed delay for up to half an interval, then given up.
 async fn beat_naively(hb: Arc<SfnHeartbeat>, interval: Duration) {
@@ -240,5 +218,27 @@ async fn beat_naively(hb: Arc<SfnHeartbeat>, interval: Duration) {
         drop(urgent);
         // A beat that ran long does not make the next one late.
         next = next.max(tokio::time::Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn beats_fall_on_a_shared_tick_never_late() {
+        let now = tokio::time::Instant::now();
+        let ticks: Vec<_> = (0..50u64)
+            .map(|ms| now + Duration::from_secs(5) + Duration::from_millis(ms * 7))
+            .map(|at| (at, on_tick(at)))
+            .collect();
+        for (at, tick) in &ticks {
+            assert!(tick <= at && *at - *tick < BEAT_TICK, "{at:?} {tick:?}");
+        }
+        // 50 instants over 343 ms land on at most 5 ticks of 100 ms.
+        let mut distinct: Vec<_> = ticks.iter().map(|(_, t)| *t).collect();
+        distinct.dedup();
+        assert!(distinct.len() <= 5, "{} ticks", distinct.len());
+        assert!(distinct.windows(2).all(|w| w[1] - w[0] == BEAT_TICK));
     }
 }
