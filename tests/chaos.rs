@@ -22,6 +22,7 @@ use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use futures::StreamExt;
 use stefuna_local::{Emulator, FaultKind, Faults};
+use stefuna_testkit::{free_port, get, within};
 use tokio::process::{Child, Command};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/chaos";
@@ -61,14 +62,6 @@ fn worker_binary() -> PathBuf {
         .clone()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn env_count(key: &str, default: usize) -> usize {
     match std::env::var(key) {
         Ok(v) => v
@@ -87,13 +80,6 @@ fn client(endpoint: &str) -> aws_sdk_sfn::Client {
         .credentials_provider(Credentials::new("test", "test", None, None, "static"))
         .build();
     aws_sdk_sfn::Client::from_conf(conf)
-}
-
-/// `fut`, or a panic naming `what` after `limit`.
-async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
 }
 
 /// A worker process.
@@ -229,16 +215,6 @@ impl Worker {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
-}
-
-/// GET `url` without proxies.
-async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
-    let c = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()?;
-    let r = c.get(url).send().await?;
-    Ok((r.status().as_u16(), r.text().await?))
 }
 
 fn tail(path: &Path, lines: usize) -> String {

@@ -45,7 +45,7 @@ impl Clients {
     /// Stalled-stream protection is off: it watches streaming bodies for throughput, but every
     /// body here is one JSON document of at most 256 KiB, and the read and attempt timeouts
     /// below already end a call that stalls. Its per-call timers and body wrappers cost about
-    /// 5 % of a heartbeat's CPU (`perf record` of the density run, docs/fleets.md).
+    /// 5 % of a heartbeat's CPU (`perf record` of the density run, README "Density").
     fn from_builder(base: aws_sdk_sfn::config::Builder) -> Clients {
         let base = base.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
         Clients {

@@ -179,8 +179,8 @@ const BEAT_TICK: Duration = Duration::from_millis(100);
 /// `at`, moved back onto this process's [`BEAT_TICK`] grid: never later than asked, at most one
 /// tick early. The beats of many tasks then fall due together, so the runtime wakes once per tick
 /// and sends them in one burst instead of waking for each alone; with 10,000 tasks beating every
-/// 10 s, that cut the worker's CPU per beat by about a third (`cargo xtask bench --only density`;
-/// docs/fleets.md). The jitter stays: beats are spread over the interval's ticks, and each
+/// 10 s, that cut the worker's CPU by about a third (`perf stat` during the density run,
+/// README "Density"). The jitter stays: beats are spread over the interval's ticks, and each
 /// process has its own grid.
 fn on_tick(at: tokio::time::Instant) -> tokio::time::Instant {
     static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();

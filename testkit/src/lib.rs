@@ -70,36 +70,9 @@ pub async fn machine(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) 
 }
 
 /// [`machine`] with `task` merged into the Task state (e.g. `{"TimeoutSeconds": 5}`).
-pub async fn machine_with(
-    sfn: &aws_sdk_sfn::Client,
-    name: &str,
-    task: serde_json::Value,
-) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let mut state = serde_json::json!({"Type": "Task", "Resource": arn, "End": true});
-    if let (Some(state), Some(task)) = (state.as_object_mut(), task.as_object()) {
-        state.extend(task.clone());
-    }
-    let definition = serde_json::json!({"StartAt": "T", "States": {"T": state}});
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn("arn:aws:iam::123456789012:role/test")
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
-}
+pub use stefuna_runtime_testkit::machine as machine_with;
+/// Shared with stefuna-runtime's tests.
+pub use stefuna_runtime_testkit::{free_port, get, within};
 
 /// Waits (at most `limit`) until execution `exec` is no longer RUNNING; panics after `limit`.
 pub async fn ended(

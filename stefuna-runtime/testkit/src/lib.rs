@@ -127,9 +127,12 @@ impl Running {
     }
 }
 
-/// GET `url` without proxies: status and body.
+/// GET `url` without proxies, giving up after 5 s: status and body.
 pub async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
-    let c = reqwest::Client::builder().no_proxy().build()?;
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
     let r = c.get(url).send().await?;
     Ok((r.status().as_u16(), r.text().await?))
 }
