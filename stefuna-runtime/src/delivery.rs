@@ -45,7 +45,7 @@ pub(crate) async fn deliver(
             let sent = send_success(shared, pool, token, &output).await;
             match sent {
                 Delivered::Sent | Delivered::SentAnswerLost(_) => {
-                    shared.metrics.record(&pool.name, Event::Succeeded);
+                    shared.metrics.record(&pool.series, Event::Succeeded);
                     tracing::info!("task succeeded");
                     sent
                 }
@@ -108,7 +108,7 @@ async fn send_failure(
     .await;
     let delivered = report(shared, pool, "SendTaskFailure", res);
     if matches!(delivered, Delivered::Sent | Delivered::SentAnswerLost(_)) {
-        shared.metrics.record(&pool.name, Event::Failed(&name));
+        shared.metrics.record(&pool.series, Event::Failed(&name));
         tracing::info!(error = %name, "task failed");
     }
     delivered
@@ -126,7 +126,7 @@ fn report(
             Delivered::Sent
         }
         Err(Delivered::TokenDead(code)) => {
-            shared.metrics.record(&pool.name, Event::DeliveryDropped);
+            shared.metrics.record(&pool.series, Event::DeliveryDropped);
             tracing::warn!(
                 operation,
                 code = %code,
@@ -136,7 +136,7 @@ fn report(
             Delivered::TokenDead(code)
         }
         Err(Delivered::Failed(why)) => {
-            shared.metrics.record(&pool.name, Event::DeliveryDropped);
+            shared.metrics.record(&pool.series, Event::DeliveryDropped);
             tracing::error!(operation, error = %why, "result not delivered");
             Delivered::Failed(why)
         }
@@ -240,7 +240,7 @@ where
             backoff(attempt, RETRY_BASE, RETRY_CAP)
         };
         attempt = attempt.saturating_add(1);
-        shared.metrics.record(&pool.name, Event::DeliveryRetry);
+        shared.metrics.record(&pool.series, Event::DeliveryRetry);
         if throttled {
             // Logged once per episode by the budget, not once per call.
             budget.throttled(operation);

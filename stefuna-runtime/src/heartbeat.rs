@@ -11,13 +11,13 @@ use tokio_util::sync::CancellationToken;
 use crate::budget::is_throttling;
 use crate::client::{ErrorClass, classify, describe, error_code};
 use crate::health::Health;
-use crate::metrics::Event;
+use crate::metrics::{ActivitySeries, Event};
 
 /// Sends `SendTaskHeartbeat` for one task and remembers when Step Functions lost it.
 pub(crate) struct SfnHeartbeat {
     client: aws_sdk_sfn::Client,
     token: TaskToken,
-    activity: Arc<str>,
+    activity: ActivitySeries,
     health: Arc<Health>,
     /// Fires once a beat answers TaskTimedOut, TaskDoesNotExist or InvalidToken.
     lost: CancellationToken,
@@ -36,7 +36,7 @@ impl SfnHeartbeat {
     pub(crate) fn new(
         client: aws_sdk_sfn::Client,
         token: TaskToken,
-        activity: Arc<str>,
+        activity: ActivitySeries,
         health: Arc<Health>,
         cancel: CancellationToken,
     ) -> SfnHeartbeat {

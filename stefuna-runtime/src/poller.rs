@@ -63,7 +63,7 @@ pub(crate) async fn poll_loop(shared: Arc<Shared>, pool: Arc<ActivityPool>, inde
                 failures = 0;
                 shared.health.budget.ok("GetActivityTask");
                 shared.health.note_poll();
-                shared.metrics.polled(&pool.name, &out);
+                shared.metrics.polled(&pool.series, &out);
                 match out.task_token().filter(|t| !t.is_empty()) {
                     Some(token) => {
                         let token = TaskToken::new(token);

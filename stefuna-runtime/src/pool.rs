@@ -64,6 +64,8 @@ pub(crate) struct ActivityPool {
     pub(crate) slots: Arc<Semaphore>,
     /// With `isolation = "process"`: the children its tasks run in.
     pub(crate) children: Option<Arc<crate::isolation::Children>>,
+    /// Its metric series, looked up once.
+    pub(crate) series: crate::metrics::ActivitySeries,
 }
 
 #[cfg(test)]

@@ -403,6 +403,7 @@ impl ServerBuilder {
                 c
             });
             let pool = Arc::new(ActivityPool {
+                series: metrics.series_of(&name),
                 activity,
                 name,
                 arn: settings.arn.as_str().into(),

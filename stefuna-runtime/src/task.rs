@@ -159,7 +159,7 @@ pub(crate) async fn run(
     if let Some(waited) = (correlation.entered_time.as_deref())
         .and_then(|entered| shared.service_clock.since(entered))
     {
-        shared.metrics.schedule_to_start(&pool.name, waited);
+        shared.metrics.schedule_to_start(&pool.series, waited);
     }
     run_in_span(shared, pool, token, input, permit)
         .instrument(span)
@@ -174,13 +174,13 @@ async fn run_in_span(
     permit: OwnedSemaphorePermit,
 ) {
     let started = Instant::now();
-    shared.metrics.record(&pool.name, Event::Started);
+    shared.metrics.record(&pool.series, Event::Started);
     tracing::info!("task started");
     let cancel = CancellationToken::new();
     let hb = Arc::new(SfnHeartbeat::new(
         pool.clients.call.clone(),
         token.clone(),
-        pool.name.clone(),
+        pool.series.clone(),
         shared.health.clone(),
         cancel.clone(),
     ));
@@ -219,7 +219,7 @@ async fn run_in_span(
 
     let took = |outcome| {
         let took = started.elapsed();
-        shared.metrics.task_duration(&pool.name, outcome, took);
+        shared.metrics.task_duration(&pool.series, outcome, took);
         took
     };
     let force = &shared.shutdown.force;
@@ -269,7 +269,7 @@ async fn run_in_span(
             job.abort();
         }
     }
-    shared.metrics.record(&pool.name, Event::Finished);
+    shared.metrics.record(&pool.series, Event::Finished);
     drop(permit);
 }
 

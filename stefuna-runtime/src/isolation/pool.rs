@@ -59,14 +59,14 @@ impl Children {
         let mut child = match warm {
             Some(c) => c,
             None => {
-                self.metrics.record(&self.activity, Event::ChildStarted);
+                self.metrics.record(&*self.activity, Event::ChildStarted);
                 match Child::start(&self.spec).await {
                     Ok(c) => {
                         tracing::debug!(pid = c.pid(), "child process started");
                         c
                     }
                     Err(e) => {
-                        self.metrics.record(&self.activity, Event::ChildCrashed);
+                        self.metrics.record(&*self.activity, Event::ChildCrashed);
                         tracing::warn!(cause = %e.cause(), "a child process failed to start");
                         return Err(e);
                     }
@@ -95,7 +95,7 @@ impl Children {
                 "the task was cancelled and its child process stopped",
             )),
             Ended::Crashed(e) => {
-                self.metrics.record(&self.activity, Event::ChildCrashed);
+                self.metrics.record(&*self.activity, Event::ChildCrashed);
                 tracing::warn!(cause = %e.cause(), "a child process died running its task");
                 Err(e)
             }

@@ -102,7 +102,7 @@ pub(super) struct Families {
 
 /// One activity's handles (cheap clones of the family members) and what is computed at scrape.
 #[derive(Debug)]
-pub(super) struct PerActivity {
+pub(crate) struct PerActivity {
     pub(super) started: Counter,
     pub(super) succeeded: Counter,
     pub(super) in_flight: Gauge,

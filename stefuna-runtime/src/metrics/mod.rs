@@ -28,6 +28,42 @@ use families::{
     PerActivity, duration_histogram, refresh, wait_histogram,
 };
 
+/// An activity whose series an event goes to: its name (looked up in a map at each event) or an
+/// [`ActivitySeries`] (looked up once, when its pool was built).
+pub(crate) trait Series {
+    /// The activity's name (the `activity` label).
+    fn name(&self) -> &str;
+    /// Runs `f` on the activity's series.
+    fn with<R>(&self, metrics: &Metrics, f: impl FnOnce(&PerActivity) -> R) -> R;
+}
+
+impl Series for str {
+    fn name(&self) -> &str {
+        self
+    }
+
+    fn with<R>(&self, metrics: &Metrics, f: impl FnOnce(&PerActivity) -> R) -> R {
+        f(&metrics.activity(self))
+    }
+}
+
+/// One activity's series with its name, from [`Metrics::series_of`].
+#[derive(Clone, Debug)]
+pub(crate) struct ActivitySeries {
+    name: Arc<str>,
+    series: Arc<PerActivity>,
+}
+
+impl Series for ActivitySeries {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn with<R>(&self, _: &Metrics, f: impl FnOnce(&PerActivity) -> R) -> R {
+        f(&self.series)
+    }
+}
+
 /// Most distinct values of a free-form label (`error`, `code`) per family.
 pub(crate) const MAX_LABEL_VALUES: usize = 64;
 
@@ -109,8 +145,11 @@ impl Metrics {
     }
 
     /// Counts `event` for `activity`.
-    pub(crate) fn record(&self, activity: &str, event: Event<'_>) {
-        let a = self.activity(activity);
+    pub(crate) fn record<A: Series + ?Sized>(&self, activity: &A, event: Event<'_>) {
+        activity.with(self, |a| self.record_in(a, activity.name(), event));
+    }
+
+    fn record_in(&self, a: &PerActivity, activity: &str, event: Event<'_>) {
         match event {
             Event::Started => {
                 a.started.inc();
@@ -168,9 +207,9 @@ impl Metrics {
     }
 
     /// Counts a `GetActivityTask` that returned, empty or with a task.
-    pub(crate) fn polled(
+    pub(crate) fn polled<A: Series + ?Sized>(
         &self,
-        activity: &str,
+        activity: &A,
         out: &aws_sdk_sfn::operation::get_activity_task::GetActivityTaskOutput,
     ) {
         let empty = out.task_token().is_none_or(str::is_empty);
@@ -224,30 +263,41 @@ impl Metrics {
 
     /// Observes how long a task ran, with how it ended (`succeeded`, `failed`, `lost`,
     /// `shutdown`).
-    pub(crate) fn task_duration(&self, activity: &str, outcome: &'static str, took: Duration) {
+    pub(crate) fn task_duration<A: Series + ?Sized>(
+        &self,
+        activity: &A,
+        outcome: &'static str,
+        took: Duration,
+    ) {
         let Some(d) = &self.exported.families.durations else {
             return;
         };
         let new = || {
             d.get_or_create_owned(&OutcomeLabels {
-                activity: activity.to_owned(),
+                activity: activity.name().to_owned(),
                 outcome: outcome.to_owned(),
             })
         };
         // Once per activity and outcome, not per task: the label strings and the family lookup.
         match OUTCOMES.iter().position(|o| *o == outcome) {
-            Some(i) => self.activity(activity).durations[i]
-                .get_or_init(new)
-                .observe(took.as_secs_f64()),
+            Some(i) => activity.with(self, |a| {
+                a.durations[i].get_or_init(new).observe(took.as_secs_f64());
+            }),
             None => new().observe(took.as_secs_f64()),
         }
     }
 
     /// Observes how long a task waited for a worker (see [`crate::schedule`]).
-    pub(crate) fn schedule_to_start(&self, activity: &str, waited: Duration) {
-        self.activity(activity)
-            .schedule_to_start
-            .observe(waited.as_secs_f64());
+    pub(crate) fn schedule_to_start<A: Series + ?Sized>(&self, activity: &A, waited: Duration) {
+        activity.with(self, |a| a.schedule_to_start.observe(waited.as_secs_f64()));
+    }
+
+    /// `activity`'s series, looked up once: what a pool keeps so its events skip the lookup.
+    pub(crate) fn series_of(&self, activity: &str) -> ActivitySeries {
+        ActivitySeries {
+            name: activity.into(),
+            series: self.activity(activity),
+        }
     }
 
     /// Tasks running now, over all activities.
@@ -441,16 +491,18 @@ mod tests {
     fn render_lists_series_by_activity_and_error() {
         let m = Metrics::default();
         m.register("Idle");
+        // A handle taken once and the name looked up each time count into the same series.
+        let hello = m.series_of("Hello");
+        m.record(&hello, Event::Started);
         m.record("Hello", Event::Started);
-        m.record("Hello", Event::Started);
-        m.record("Hello", Event::Succeeded);
+        m.record(&hello, Event::Succeeded);
         m.record("Hello", Event::Finished);
-        m.record("Hello", Event::Failed("Task.Failure"));
+        m.record(&hello, Event::Failed("Task.Failure"));
         m.record("Hello", Event::Failed("My \"Error\""));
         m.record("Hello", Event::Poll { empty: false });
         m.record("Hello", Event::Poll { empty: true });
         m.record("Hello", Event::Heartbeat);
-        m.task_duration("Hello", "succeeded", Duration::from_millis(300));
+        m.task_duration(&hello, "succeeded", Duration::from_millis(300));
         let text = m.render();
         for line in [
             "stefuna_tasks_started_total{activity=\"Hello\"} 2",
