@@ -21,7 +21,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use indicatif::ProgressBar;
 
 use super::endpoint::{self, Local};
@@ -103,7 +103,7 @@ impl Bench {
         tag: &str,
     ) -> anyhow::Result<Figures> {
         let local = Local::start(&self.target.join("release/stefuna-local")).await?;
-        let (activity, _) = prepare(&local, tasks, &self.bars, tag).await?;
+        let activity = prepare(&local, tasks, &self.bars, tag).await?;
         let bar = self.bars.add(ProgressBar::new(tasks as u64));
         bar.set_prefix(format!("density ×{tasks} {tag}"));
 
@@ -194,7 +194,7 @@ impl Bench {
     ) -> anyhow::Result<(f64, f64)> {
         let bin = self.target.join("release/stefuna-local");
         let local = Local::start_with(&bin, &["--aws-quotas", "--quota-scale", "1000"]).await?;
-        let (activity, _) = prepare(&local, tasks, &self.bars, tag).await?;
+        let activity = prepare(&local, tasks, &self.bars, tag).await?;
         let log = self.out.join(format!(
             "logs/density-raw-{}.log",
             tag.replace([' ', '/'], "-")
@@ -230,39 +230,21 @@ impl Bench {
 }
 
 /// On `local`: an activity, a state machine with `HeartbeatSeconds` for it, and `tasks`
-/// executions started; the activity's ARN and the machine's.
+/// executions started; the activity's ARN.
 async fn prepare(
     local: &Local,
     tasks: usize,
     bars: &indicatif::MultiProgress,
     tag: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<String> {
     let client = endpoint::client(&local.url);
-    let name = "bench-density";
-    let activity = client
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .context("CreateActivity")?
-        .activity_arn;
-    let definition = serde_json::json!({"StartAt": "Work", "States": {"Work": {
-        "Type": "Task", "Resource": activity, "HeartbeatSeconds": HEARTBEAT_TIMEOUT, "End": true
-    }}});
-    let machine = client
-        .create_state_machine()
-        .name(name)
-        .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/stefuna-bench")
-        .send()
-        .await
-        .context("CreateStateMachine")?
-        .state_machine_arn;
+    let task = serde_json::json!({ "HeartbeatSeconds": HEARTBEAT_TIMEOUT });
+    let (activity, machine) = endpoint::setup_with(&client, "bench-density", task).await?;
     let bar = bars.add(ProgressBar::new(tasks as u64));
     bar.set_prefix(format!("starting ×{tasks} {tag}"));
     endpoint::start_executions(&client, &machine, tasks, input, &bar).await?;
     bar.finish_and_clear();
-    Ok((activity, machine))
+    Ok(activity)
 }
 
 /// `accepted` of `api` in stefuna-local's `GET /_stefuna/quotas`.

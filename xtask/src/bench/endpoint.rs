@@ -110,6 +110,15 @@ pub(crate) async fn setup(
     client: &aws_sdk_sfn::Client,
     name: &str,
 ) -> anyhow::Result<(String, String)> {
+    setup_with(client, name, serde_json::json!({})).await
+}
+
+/// [`setup`] with `task`'s fields merged into the Task state (e.g. `HeartbeatSeconds`).
+pub(crate) async fn setup_with(
+    client: &aws_sdk_sfn::Client,
+    name: &str,
+    task: serde_json::Value,
+) -> anyhow::Result<(String, String)> {
     let activity = client
         .create_activity()
         .name(name)
@@ -117,10 +126,11 @@ pub(crate) async fn setup(
         .await
         .context("CreateActivity")?
         .activity_arn;
-    let definition = serde_json::json!({
-        "StartAt": "Work",
-        "States": { "Work": { "Type": "Task", "Resource": activity, "End": true } }
-    });
+    let mut state = serde_json::json!({ "Type": "Task", "Resource": activity, "End": true });
+    if let (Some(state), Some(task)) = (state.as_object_mut(), task.as_object()) {
+        state.extend(task.clone());
+    }
+    let definition = serde_json::json!({ "StartAt": "Work", "States": { "Work": state } });
     let machine = client
         .create_state_machine()
         .name(name)

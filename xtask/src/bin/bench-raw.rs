@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::operation::get_activity_task::GetActivityTaskOutput;
 
 #[tokio::main]
 async fn main() {
@@ -68,7 +69,8 @@ async fn main() {
             let (client, arn, worker) = (client.clone(), arn.clone(), worker.clone());
             let (polls, held) = (polls.clone(), held.clone());
             loops.spawn(async move {
-                let token = claim(&client, &arn, &worker, &polls).await;
+                let task = claim(&client, &arn, &worker, Some(&polls)).await;
+                let token = task.task_token.unwrap_or_default();
                 // What the density run waits for before it measures.
                 if held.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == concurrency {
                     println!("bench-raw: holding {concurrency} tasks");
@@ -89,23 +91,8 @@ async fn main() {
 /// One slot: poll, answer, repeat.
 async fn work(client: aws_sdk_sfn::Client, arn: String, worker: String) {
     loop {
-        let task = match client
-            .get_activity_task()
-            .activity_arn(&arn)
-            .worker_name(&worker)
-            .send()
-            .await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("bench-raw: poll failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(token) = task.task_token().filter(|t| !t.is_empty()) else {
-            continue;
-        };
+        let task = claim(&client, &arn, &worker, None).await;
+        let token = task.task_token().unwrap_or_default();
         let input: serde_json::Value =
             serde_json::from_str(task.input().unwrap_or("{}")).unwrap_or_default();
         let name = input["name"].as_str().unwrap_or_default();
@@ -132,18 +119,18 @@ async fn work(client: aws_sdk_sfn::Client, arn: String, worker: String) {
     }
 }
 
-/// Claims one task with one of the `polls` permits; its token.
+/// Polls until a task comes, holding one of the `polls` permits (when given) during each poll.
 async fn claim(
     client: &aws_sdk_sfn::Client,
     arn: &str,
     worker: &str,
-    polls: &tokio::sync::Semaphore,
-) -> String {
+    polls: Option<&tokio::sync::Semaphore>,
+) -> GetActivityTaskOutput {
     loop {
-        let _permit = polls
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = match polls {
+            Some(p) => Some(p.acquire().await.expect("the semaphore is never closed")),
+            None => None,
+        };
         match client
             .get_activity_task()
             .activity_arn(arn)
@@ -151,11 +138,8 @@ async fn claim(
             .send()
             .await
         {
-            Ok(t) => {
-                if let Some(token) = t.task_token().filter(|t| !t.is_empty()) {
-                    return token.to_owned();
-                }
-            }
+            Ok(t) if t.task_token().is_some_and(|t| !t.is_empty()) => return t,
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("bench-raw: poll failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -166,7 +150,7 @@ async fn claim(
 
 /// Beats `token` every `every`, the first at a random point of the first interval.
 async fn beat(client: &aws_sdk_sfn::Client, token: &str, every: Duration) {
-    tokio::time::sleep(every.mul_f64(rand_unit())).await;
+    tokio::time::sleep(every.mul_f64(fastrand::f64())).await;
     loop {
         if let Err(e) = client.send_task_heartbeat().task_token(token).send().await {
             eprintln!("bench-raw: heartbeat failed: {e}");
@@ -175,23 +159,21 @@ async fn beat(client: &aws_sdk_sfn::Client, token: &str, every: Duration) {
     }
 }
 
-/// A number in [0, 1) that differs between calls (std only: the baseline adds no crate).
-fn rand_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u8(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_sdk_sfn::types::ExecutionStatus;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn loops_answer_every_task_with_the_hello_output() {
+    /// An emulator (AWS's quotas on or off), a client for it, an activity `name` and a machine of
+    /// one Task state for it with `task` merged in.
+    async fn emulator_with_machine(
+        name: &str,
+        task: serde_json::Value,
+        quotas: bool,
+    ) -> (stefuna_local::Emulator, aws_sdk_sfn::Client, String, String) {
         let emulator = stefuna_local::Emulator::builder()
             .long_poll(Duration::from_secs(1))
+            .aws_quotas(quotas)
             .start()
             .await
             .unwrap();
@@ -205,23 +187,33 @@ mod tests {
         );
         let arn = client
             .create_activity()
-            .name("raw")
+            .name(name)
             .send()
             .await
             .unwrap()
             .activity_arn;
-        let definition = serde_json::json!({
-            "StartAt": "W", "States": { "W": { "Type": "Task", "Resource": arn, "End": true } }
-        });
+        let mut state = serde_json::json!({ "Type": "Task", "Resource": arn, "End": true });
+        state
+            .as_object_mut()
+            .unwrap()
+            .extend(task.as_object().unwrap().clone());
+        let definition = serde_json::json!({ "StartAt": "W", "States": { "W": state } });
         let machine = client
             .create_state_machine()
-            .name("raw")
+            .name(name)
             .definition(definition.to_string())
             .role_arn("arn:aws:iam::123456789012:role/r")
             .send()
             .await
             .unwrap()
             .state_machine_arn;
+        (emulator, client, arn, machine)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loops_answer_every_task_with_the_hello_output() {
+        let (emulator, client, arn, machine) =
+            emulator_with_machine("raw", serde_json::json!({}), false).await;
         let mut executions = Vec::new();
         for i in 0..20 {
             let e = client
@@ -261,38 +253,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn held_tasks_are_claimed_once_and_beat() {
-        let emulator = stefuna_local::Emulator::builder()
-            .long_poll(Duration::from_secs(1))
-            .aws_quotas(true)
-            .start()
-            .await
-            .unwrap();
-        let client = aws_sdk_sfn::Client::from_conf(
-            aws_sdk_sfn::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(emulator.endpoint())
-                .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-                .build(),
-        );
-        let arn = client
-            .create_activity()
-            .name("held")
-            .send()
-            .await
-            .unwrap()
-            .activity_arn;
-        let definition = serde_json::json!({ "StartAt": "W", "States": { "W": {
-            "Type": "Task", "Resource": arn, "HeartbeatSeconds": 30, "End": true } } });
-        let machine = client
-            .create_state_machine()
-            .name("held")
-            .definition(definition.to_string())
-            .role_arn("arn:aws:iam::123456789012:role/r")
-            .send()
-            .await
-            .unwrap()
-            .state_machine_arn;
+        let task = serde_json::json!({ "HeartbeatSeconds": 30 });
+        let (emulator, client, arn, machine) = emulator_with_machine("held", task, true).await;
         for _ in 0..3 {
             client
                 .start_execution()
@@ -306,7 +268,8 @@ mod tests {
             .map(|_| {
                 let (client, arn, polls) = (client.clone(), arn.clone(), polls.clone());
                 tokio::spawn(async move {
-                    let token = claim(&client, &arn, "test", &polls).await;
+                    let task = claim(&client, &arn, "test", Some(&polls)).await;
+                    let token = task.task_token.unwrap_or_default();
                     beat(&client, &token, Duration::from_millis(200)).await;
                 })
             })
@@ -329,15 +292,5 @@ mod tests {
             l.abort();
         }
         emulator.shutdown().await;
-    }
-
-    #[test]
-    fn first_beats_are_spread() {
-        let draws: Vec<f64> = (0..64).map(|_| rand_unit()).collect();
-        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)), "{draws:?}");
-        assert!(
-            draws.iter().any(|d| *d < 0.5) && draws.iter().any(|d| *d >= 0.5),
-            "{draws:?}"
-        );
     }
 }
