@@ -25,7 +25,6 @@ use stefuna_local::{Emulator, FaultKind, Faults};
 use stefuna_testkit::{free_port, get, within};
 use tokio::process::{Child, Command};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/chaos";
 /// Heartbeat timeout of the Task state, in emulated seconds.
 const HEARTBEAT_SECONDS: u32 = 60;
 /// The emulator's clock speed-up: 60 emulated seconds are 6 real ones (the workers beat every
@@ -250,45 +249,21 @@ impl Drop for Scratch {
 /// its input wrapped with the execution name and the attempt, retried on `Stefuna.WorkerShutdown`
 /// and on `States.Timeout` (a SIGKILLed worker stops beating).
 async fn setup(sfn: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
-    let arn = sfn
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn()
-        .to_owned();
-    let definition = serde_json::json!({
-        "StartAt": "Work",
-        "States": {"Work": {
-            "Type": "Task",
-            "Resource": arn,
-            "HeartbeatSeconds": HEARTBEAT_SECONDS,
-            "Parameters": {
-                "exec.$": "$$.Execution.Name",
-                "retry.$": "$$.State.RetryCount",
-                "job.$": "$"
-            },
-            "Retry": [{
-                "ErrorEquals": ["Stefuna.WorkerShutdown", "States.Timeout"],
-                "IntervalSeconds": 1,
-                "MaxAttempts": 3,
-                "BackoffRate": 1.0
-            }],
-            "End": true
-        }}
+    let task = serde_json::json!({
+        "HeartbeatSeconds": HEARTBEAT_SECONDS,
+        "Parameters": {
+            "exec.$": "$$.Execution.Name",
+            "retry.$": "$$.State.RetryCount",
+            "job.$": "$"
+        },
+        "Retry": [{
+            "ErrorEquals": ["Stefuna.WorkerShutdown", "States.Timeout"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 3,
+            "BackoffRate": 1.0
+        }]
     });
-    let sm = sfn
-        .create_state_machine()
-        .name(format!("{name}-machine"))
-        .role_arn(ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    (arn, sm)
+    stefuna_testkit::machine_with(sfn, name, task).await
 }
 
 /// What an execution is asked to do.

@@ -397,24 +397,15 @@ async fn an_endpoint_down_at_start_and_mid_run_is_retried_without_spinning_or_lo
     for exec in during.iter().chain([&before]) {
         let d = finished_within(&sfn, exec, Duration::from_secs(60)).await;
         assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
-        assert_eq!(activity_starts(&sfn, exec).await, 1, "each task ran once");
+        assert_eq!(
+            support::activity_starts(&sfn, exec).await,
+            1,
+            "each task ran once"
+        );
     }
     worker.wait_healthz(200, Duration::from_secs(10)).await;
     assert_eq!(worker.stop().await, Some(0));
     emu.shutdown().await;
-}
-
-/// How many times an execution's task was handed to a worker.
-async fn activity_starts(sfn: &aws_sdk_sfn::Client, exec: &str) -> usize {
-    sfn.get_execution_history()
-        .execution_arn(exec)
-        .send()
-        .await
-        .unwrap()
-        .events()
-        .iter()
-        .filter(|e| e.activity_started_event_details().is_some())
-        .count()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -730,7 +721,7 @@ async fn a_result_for_a_timed_out_task_is_logged_dropped_and_frees_its_slot() {
     assert_eq!(d.status, ExecutionStatus::Failed);
     assert_eq!(d.error.as_deref(), Some("States.Timeout"));
     assert_eq!(
-        activity_starts(&sfn, &late).await,
+        support::activity_starts(&sfn, &late).await,
         1,
         "the worker had claimed the task"
     );

@@ -275,21 +275,9 @@ async fn sigterm_loses_nothing_against_stefuna_local() {
     std::fs::write(&flag, b"").unwrap();
     assert_eq!(worker.exit_code().await, Some(0));
     for exec in &execs {
-        let status = within(Duration::from_secs(20), "the execution to end", async {
-            loop {
-                let d = sfn
-                    .describe_execution()
-                    .execution_arn(exec)
-                    .send()
-                    .await
-                    .unwrap();
-                if *d.status() != ExecutionStatus::Running {
-                    return d.status().clone();
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        })
-        .await;
+        let status = support::finished_within(&sfn, exec, Duration::from_secs(20))
+            .await
+            .status;
         assert_eq!(status, ExecutionStatus::Succeeded, "{exec}");
     }
 }

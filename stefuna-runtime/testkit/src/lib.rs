@@ -242,6 +242,11 @@ pub async fn until_status(url: &str, code: u16, limit: Duration) -> String {
 
 /// Whether a worker claimed a task of `exec` (an `ActivityStarted` event in its history).
 pub async fn claimed(sfn: &aws_sdk_sfn::Client, exec: &str) -> bool {
+    activity_starts(sfn, exec).await > 0
+}
+
+/// How many times a task of `exec` was handed to a worker (`ActivityStarted` events).
+pub async fn activity_starts(sfn: &aws_sdk_sfn::Client, exec: &str) -> usize {
     sfn.get_execution_history()
         .execution_arn(exec)
         .send()
@@ -249,7 +254,8 @@ pub async fn claimed(sfn: &aws_sdk_sfn::Client, exec: &str) -> bool {
         .unwrap()
         .events()
         .iter()
-        .any(|e| e.activity_started_event_details().is_some())
+        .filter(|e| e.activity_started_event_details().is_some())
+        .count()
 }
 
 /// How an execution ended.
